@@ -1,0 +1,60 @@
+"""Authenticated sessions to a site, from the registry or a caller's token.
+
+Two ways in:
+- :func:`site_session` - the site's own credentials from the registry's
+  clouds file (an application credential), through that site's Keystone;
+- :func:`token_session` - a caller's token (e.g. Mistral's action
+  context), used when the caller authenticated against the same Keystone,
+  so the caller's own roles and project scoping apply.
+"""
+
+import urllib.parse
+
+import openstack.config
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+from rescuer import exceptions
+
+
+def site_session(site):
+    """A keystoneauth session for ``site`` (a :class:`rescuer.sites.Site`)."""
+    config = openstack.config.OpenStackConfig(
+        config_files=[str(site.clouds_file)], load_envvars=False)
+    try:
+        cloud = config.get_one(cloud=site.cloud, region_name=site.region)
+    except openstack.exceptions.ConfigException as exc:
+        raise exceptions.RegistryError(
+            'site %s: cloud %r not usable from %s: %s'
+            % (site.name, site.cloud, site.clouds_file, exc))
+    return cloud.get_session()
+
+
+def token_session(auth_url, token, project_id, trust_id=None):
+    if trust_id:
+        auth = v3.Token(auth_url=auth_url, token=token, trust_id=trust_id)
+    else:
+        auth = v3.Token(auth_url=auth_url, token=token,
+                        project_id=project_id)
+    return ks_session.Session(auth=auth)
+
+
+def auth_url_of(site):
+    """The Keystone URL the site's clouds-file entry authenticates against."""
+    config = openstack.config.OpenStackConfig(
+        config_files=[str(site.clouds_file)], load_envvars=False)
+    return config.get_one(cloud=site.cloud).config['auth']['auth_url']
+
+
+def same_keystone(url_a, url_b):
+    """True when two Keystone URLs name the same endpoint (path-insensitive
+    to a trailing ``/v3``)."""
+    def norm(url):
+        parts = urllib.parse.urlsplit(url or '')
+        path = parts.path.rstrip('/')
+        if path.endswith('/v3'):
+            path = path[:-3]
+        return (parts.scheme, parts.hostname,
+                parts.port or {'http': 80, 'https': 443}.get(parts.scheme),
+                path)
+    return bool(url_a and url_b) and norm(url_a) == norm(url_b)

@@ -1,0 +1,99 @@
+"""The DR site registry: which clouds Rescuer may act on, and their traits.
+
+The registry is a YAML file (``$RESCUER_SITES_FILE``, default
+``/etc/rescuer/sites.yaml``)::
+
+    clouds_file: clouds.yaml        # relative to this file
+    sites:
+      site-a:
+        cloud: rescuer-site-a       # a cloud in clouds_file
+        region: RegionA
+        country: DE                 # declared attributes, for geo rules
+        role: primary
+
+Credentials are never in the registry; they live in the clouds file, which
+is read by openstacksdk's own loader.
+"""
+
+import dataclasses
+import os
+import pathlib
+import typing
+
+import yaml
+
+from rescuer import exceptions
+
+DEFAULT_REGISTRY = '/etc/rescuer/sites.yaml'
+SITE_KEYS = (CLOUD, REGION, COUNTRY, ROLE) = (
+    'cloud', 'region', 'country', 'role')
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    name: str
+    cloud: str
+    region: typing.Optional[str]
+    country: typing.Optional[str]
+    role: typing.Optional[str]
+    clouds_file: pathlib.Path
+
+
+class Registry:
+    def __init__(self, sites):
+        self._sites = {site.name: site for site in sites}
+
+    @classmethod
+    def load(cls, path=None):
+        path = pathlib.Path(path or os.environ.get('RESCUER_SITES_FILE')
+                            or DEFAULT_REGISTRY)
+        try:
+            with open(path) as f:
+                document = yaml.safe_load(f)
+        except OSError as exc:
+            raise exceptions.RegistryError(
+                'cannot read the DR site registry %s: %s'
+                % (path, exc.strerror))
+        except yaml.YAMLError as exc:
+            raise exceptions.RegistryError(
+                'the DR site registry %s is not valid YAML: %s' % (path, exc))
+        return cls(_parse(document, path))
+
+    def get(self, name):
+        try:
+            return self._sites[name]
+        except KeyError:
+            raise exceptions.UnknownSite(name, self._sites)
+
+    def names(self):
+        return sorted(self._sites)
+
+    def __iter__(self):
+        return iter(self._sites[name] for name in self.names())
+
+
+def _parse(document, path):
+    if not isinstance(document, dict) or not isinstance(
+            document.get('sites'), dict) or not document['sites']:
+        raise exceptions.RegistryError(
+            '%s: expected a mapping with a non-empty "sites" mapping' % path)
+    clouds_file = document.get('clouds_file')
+    if not clouds_file:
+        raise exceptions.RegistryError('%s: "clouds_file" is missing' % path)
+    clouds_path = (path.parent / clouds_file).resolve()
+    sites = []
+    for name, spec in document['sites'].items():
+        if not isinstance(spec, dict) or not spec.get(CLOUD):
+            raise exceptions.RegistryError(
+                '%s: site %r needs a "cloud" (a cloud name in %s)'
+                % (path, name, clouds_path))
+        unknown = set(spec) - set(SITE_KEYS)
+        if unknown:
+            raise exceptions.RegistryError(
+                '%s: site %r has unknown keys: %s'
+                % (path, name, ', '.join(sorted(unknown))))
+        sites.append(Site(name=str(name), cloud=spec[CLOUD],
+                          region=spec.get(REGION),
+                          country=spec.get(COUNTRY), role=spec.get(ROLE),
+                          clouds_file=clouds_path))
+    return sites

@@ -1,0 +1,181 @@
+"""Keystone content of a lab site: service users, endpoints, the NFV tenant.
+
+Everything here looks before it creates, so it runs on every ``up``.
+
+Per site:
+- project ``service`` with users ``heat`` (and ``mistral`` where Mistral
+  runs), admin there, as Heat and Mistral expect;
+- domain ``heat`` with ``heat_domain_admin`` for Heat's stack users;
+- project ``nfv`` (the tenant whose VNFs are protected) with the operator
+  ``nfv-operator`` and Rescuer's own user ``rescuer``;
+- an application credential of ``rescuer`` in ``nfv``: the credential
+  Rescuer's Mistral actions use to reach this site through its own Keystone.
+"""
+
+import openstack
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+NFV_PROJECT = 'nfv'
+OPERATOR = 'nfv-operator'
+RESCUER_USER = 'rescuer'
+APP_CRED_NAME = 'rescuer-dr'
+
+
+def admin_auth(site, secrets):
+    return dict(auth_url=site.keystone_url, username='admin',
+                password=secrets.get('%s/admin' % site.name),
+                project_name='admin', user_domain_name='Default',
+                project_domain_name='Default')
+
+
+def admin_connection(site, secrets):
+    return openstack.connect(region_name=site.region,
+                             **admin_auth(site, secrets))
+
+
+def _ensure_role(conn, name):
+    return conn.identity.find_role(name) or conn.identity.create_role(
+        name=name)
+
+
+def _ensure_project(conn, name, domain_id='default', description=''):
+    return (conn.identity.find_project(name, domain_id=domain_id) or
+            conn.identity.create_project(name=name, domain_id=domain_id,
+                                         description=description))
+
+
+def _ensure_user(conn, name, password, domain_id='default', project=None):
+    user = conn.identity.find_user(name, domain_id=domain_id)
+    if user is None:
+        kwargs = dict(name=name, password=password, domain_id=domain_id)
+        if project is not None:
+            kwargs['default_project_id'] = project.id
+        return conn.identity.create_user(**kwargs)
+    return conn.identity.update_user(user, password=password)
+
+
+def _grant(conn, user, role, project=None, domain=None):
+    if project is not None:
+        conn.identity.assign_project_role_to_user(project, user, role)
+    else:
+        conn.identity.assign_domain_role_to_user(domain, user, role)
+
+
+def _ensure_endpoints(conn, site, service_type, name, url):
+    service = conn.identity.find_service(name) or \
+        conn.identity.create_service(name=name, type=service_type)
+    existing = {ep.interface: ep for ep in conn.identity.endpoints(
+        service_id=service.id, region_id=site.region)}
+    for interface in ('public', 'internal', 'admin'):
+        endpoint = existing.get(interface)
+        if endpoint is None:
+            conn.identity.create_endpoint(service_id=service.id,
+                                          interface=interface, url=url,
+                                          region_id=site.region)
+        elif endpoint.url != url:
+            conn.identity.update_endpoint(endpoint, url=url)
+
+
+def configure(site, secrets):
+    """Create what Heat, Mistral, operators and Rescuer need at ``site``."""
+    conn = admin_connection(site, secrets)
+    admin = _ensure_role(conn, 'admin')
+    member = _ensure_role(conn, 'member')
+    _ensure_role(conn, 'reader')
+    stack_owner = _ensure_role(conn, 'heat_stack_owner')
+    _ensure_role(conn, 'heat_stack_user')
+
+    service_project = _ensure_project(conn, 'service')
+    service_users = ['heat'] + (['mistral'] if site.runs_mistral else [])
+    for name in service_users:
+        user = _ensure_user(conn, name,
+                            secrets.get('%s/%s' % (site.name, name)),
+                            project=service_project)
+        _grant(conn, user, admin, project=service_project)
+
+    heat_domain = conn.identity.find_domain('heat') or \
+        conn.identity.create_domain(name='heat',
+                                    description='Heat stack users')
+    domain_admin = _ensure_user(
+        conn, 'heat_domain_admin',
+        secrets.get('%s/heat_domain_admin' % site.name),
+        domain_id=heat_domain.id)
+    _grant(conn, domain_admin, admin, domain=heat_domain)
+
+    _ensure_endpoints(conn, site, 'orchestration', 'heat', site.heat_url)
+    if site.runs_mistral:
+        _ensure_endpoints(conn, site, 'workflowv2', 'mistral',
+                          site.mistral_url)
+
+    nfv = _ensure_project(conn, NFV_PROJECT,
+                          description='Tenant running the protected VNFs')
+    for name in (OPERATOR, RESCUER_USER):
+        user = _ensure_user(conn, name,
+                            secrets.get('%s/%s' % (site.name, name)),
+                            project=nfv)
+        _grant(conn, user, member, project=nfv)
+        _grant(conn, user, stack_owner, project=nfv)
+    conn.close()
+    return ensure_app_credential(site, secrets)
+
+
+def user_auth(site, secrets, username, project=NFV_PROJECT):
+    return dict(auth_url=site.keystone_url, username=username,
+                password=secrets.get('%s/%s' % (site.name, username)),
+                project_name=project, user_domain_name='Default',
+                project_domain_name='Default')
+
+
+def _app_credential_works(site, cred_id, secret):
+    auth = v3.ApplicationCredential(auth_url=site.keystone_url,
+                                    application_credential_id=cred_id,
+                                    application_credential_secret=secret)
+    try:
+        ks_session.Session(auth=auth).get_token()
+        return True
+    except ks_exc.ClientException:
+        return False
+
+
+def ensure_app_credential(site, secrets):
+    """Rescuer's application credential at ``site``: (id, secret).
+
+    Unrestricted, because Heat's trust-based deferred authentication must
+    create a trust when Rescuer creates a stack with it (failback).
+    """
+    key = '%s/rescuer-app-cred' % site.name
+    cred_id = secrets.peek(key)
+    secret = secrets.get('%s/rescuer-app-cred-secret' % site.name)
+    if cred_id and _app_credential_works(site, cred_id, secret):
+        return cred_id, secret
+    conn = openstack.connect(region_name=site.region,
+                             **user_auth(site, secrets, RESCUER_USER))
+    user_id = conn.current_user_id
+    old = conn.identity.find_application_credential(user_id, APP_CRED_NAME)
+    if old is not None:
+        conn.identity.delete_application_credential(user_id, old.id)
+    cred = conn.identity.create_application_credential(
+        user_id, name=APP_CRED_NAME, secret=secret, unrestricted=True,
+        description='Rescuer DR orchestration (written by rescuer-lab)')
+    conn.close()
+    secrets.set(key, cred.id)
+    return cred.id, secret
+
+
+def heat_engines_up(site, secrets, timeout=5):
+    """Names of this site's heat-engine services that report ``up``."""
+    sess = ks_session.Session(auth=v3.Password(**admin_auth(site, secrets)),
+                              timeout=timeout)
+    try:
+        response = sess.get('/services', endpoint_filter={
+            'service_type': 'orchestration', 'interface': 'public',
+            'region_name': site.region}, raise_exc=False)
+    except (ks_exc.ClientException, OSError):
+        return []
+    if response.status_code != 200:
+        return []
+    return [s['host'] for s in response.json().get('services', [])
+            if s.get('status') == 'up' and s.get('binary') == 'heat-engine']
+

@@ -1,0 +1,74 @@
+"""The lab's own virtualenv of OpenStack services, pinned by constraints.
+
+Service packages never go into the user's environment.  The Rescuer
+checkout itself is installed (editable, without dependencies) into the lab's
+virtualenv so heat-engine finds its resource plugins and Mistral its
+actions.
+"""
+
+import hashlib
+import subprocess
+import sys
+
+from rescuer_lab import paths
+from rescuer_lab import topology as topo
+
+
+class InstallError(RuntimeError):
+    pass
+
+
+def _constraints():
+    return paths.source_dir() / 'upper-constraints.txt'
+
+
+def _stamp_value():
+    digest = hashlib.sha256(_constraints().read_bytes())
+    digest.update(' '.join(topo.SERVICE_PACKAGES).encode())
+    return digest.hexdigest()
+
+
+def _stamp_file():
+    return paths.venv_dir() / '.rescuer-lab-packages'
+
+
+def _pip(*args, log):
+    argv = [str(paths.venv_bin('python')), '-m', 'pip', '--quiet',
+            '--disable-pip-version-check'] + list(args)
+    result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise InstallError('pip %s failed; see %s' % (args[0], log.name))
+
+
+def _rescuer_installed_from_here():
+    """True when the lab venv's `rescuer` is this very checkout."""
+    probe = ('import rescuer_lab, os; '
+             'print(os.path.dirname(os.path.dirname(rescuer_lab.__file__)))')
+    result = subprocess.run([str(paths.venv_bin('python')), '-c', probe],
+                            capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL)
+    return (result.returncode == 0 and
+            result.stdout.strip() == str(paths.source_dir()))
+
+
+def ensure_venv():
+    """Create or update the lab's virtualenv; a no-op when it is current."""
+    venv = paths.venv_dir()
+    log_path = paths.lab_dir() / 'install.log'
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, 'a') as log:
+        if not paths.venv_bin('python').exists():
+            print('rescuer-lab: creating the service virtualenv %s' % venv)
+            subprocess.run([sys.executable, '-m', 'venv', str(venv)],
+                           check=True)
+        stamp = _stamp_file()
+        if not stamp.exists() or stamp.read_text() != _stamp_value():
+            print('rescuer-lab: installing OpenStack services into %s '
+                  '(log: %s)' % (venv, log_path))
+            _pip('install', '-c', str(_constraints()),
+                 *topo.SERVICE_PACKAGES, log=log)
+            stamp.write_text(_stamp_value())
+        if not _rescuer_installed_from_here():
+            _pip('install', '--no-deps', '-e', str(paths.source_dir()),
+                 log=log)

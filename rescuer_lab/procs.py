@@ -1,0 +1,111 @@
+"""Start and stop lab processes, tracked by PID file, never by name.
+
+A PID file holds the PID and the process start time (from /proc), so a PID
+that the kernel recycled for an unrelated process is never signalled.  Each
+service runs in its own session, so its whole process group (uwsgi workers,
+forked engine workers) goes down with it.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+
+def _start_time(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # Field 22 (starttime); the command name in field 2 may hold spaces.
+    return stat.rsplit(')', 1)[1].split()[19]
+
+
+def _is_zombie(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except OSError:
+        return True
+
+
+def running_pid(pid_file):
+    """The PID recorded in ``pid_file`` if that very process still runs."""
+    try:
+        pid_text, started = pid_file.read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    if _start_time(pid) != started or _is_zombie(pid):
+        return None
+    return pid
+
+
+def start(argv, pid_file, log_file, env=None, cwd=None):
+    """Start ``argv`` detached, appending its output to ``log_file``."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, 'ab') as log:
+        log.write(('\n==== %s starting: %s\n' % (
+            time.strftime('%Y-%m-%d %H:%M:%S'), ' '.join(argv))).encode())
+        log.flush()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, env=env, cwd=cwd,
+            start_new_session=True)
+    pid_file.write_text('%d %s\n' % (proc.pid, _start_time(proc.pid)))
+    return proc
+
+
+def _signal_group(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_gone(pid, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        if _start_time(pid) is None or _is_zombie(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def stop(pid_file, timeout=15):
+    """SIGTERM the process group, then SIGKILL it if it lingers."""
+    pid = running_pid(pid_file)
+    if pid is not None:
+        _signal_group(pid, signal.SIGTERM)
+        if not _wait_gone(pid, timeout):
+            _signal_group(pid, signal.SIGKILL)
+            _wait_gone(pid, 5)
+    pid_file.unlink(missing_ok=True)
+    return pid
+
+
+def kill(pid_file):
+    """SIGKILL the process group at once: what a site loss looks like."""
+    pid = running_pid(pid_file)
+    if pid is not None:
+        _signal_group(pid, signal.SIGKILL)
+        _wait_gone(pid, 5)
+    pid_file.unlink(missing_ok=True)
+    return pid
+
+
+def log_tail(log_file, lines=15):
+    try:
+        with open(log_file, 'rb') as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            text = f.read().decode('utf-8', 'replace')
+    except OSError:
+        return ''
+    return '\n'.join(text.splitlines()[-lines:])

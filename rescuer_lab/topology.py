@@ -1,0 +1,95 @@
+"""What the lab runs: its sites and each site's services, as data.
+
+Every listener is on 127.0.0.1.  A site's ports are its ``port_base`` plus the
+service's usual OpenStack port, so site-a's Keystone is on 25000 and
+site-b's on 35000 by default.
+"""
+
+import dataclasses
+import os
+
+HOST = '127.0.0.1'
+
+# Offsets added to a site's port base: the services' usual port numbers.
+KEYSTONE_PORT = 5000
+HEAT_API_PORT = 8004
+MISTRAL_API_PORT = 8989
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    name: str
+    region: str
+    port_base: int
+    runs_mistral: bool
+    # Declared attributes of the site, published in the DR site registry.
+    country: str
+
+    @property
+    def short(self):
+        """``site-a`` -> ``site_a``: safe in database and vhost names."""
+        return self.name.replace('-', '_')
+
+    def port(self, offset):
+        return self.port_base + offset
+
+    def url(self, offset, path=''):
+        return 'http://%s:%d%s' % (HOST, self.port(offset), path)
+
+    @property
+    def keystone_url(self):
+        return self.url(KEYSTONE_PORT, '/v3')
+
+    @property
+    def heat_url(self):
+        return self.url(HEAT_API_PORT, '/v1/%(tenant_id)s')
+
+    @property
+    def mistral_url(self):
+        return self.url(MISTRAL_API_PORT, '/v2')
+
+    @property
+    def databases(self):
+        names = ['keystone', 'heat']
+        if self.runs_mistral:
+            names.append('mistral')
+        return ['%s_%s' % (self.short, name) for name in names]
+
+    @property
+    def vhost(self):
+        return 'rescuer-%s' % self.name
+
+
+def _port_base(env_name, default):
+    return int(os.environ.get(env_name, default))
+
+
+SITES = (
+    Site(name='site-a', region='RegionA', country='DE',
+         port_base=_port_base('RESCUER_LAB_SITE_A_PORT_BASE', 20000),
+         runs_mistral=False),
+    Site(name='site-b', region='RegionB', country='DE',
+         port_base=_port_base('RESCUER_LAB_SITE_B_PORT_BASE', 30000),
+         runs_mistral=True),
+)
+
+
+def site(name):
+    for candidate in SITES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError('unknown lab site %r (the lab has: %s)'
+                   % (name, ', '.join(s.name for s in SITES)))
+
+
+# Packages the lab's own virtualenv holds (pinned by upper-constraints.txt).
+SERVICE_PACKAGES = (
+    'openstack-heat',
+    'mistral',
+    'mistral-extra',
+    'mistral-lib',
+    'keystone',
+    'python-openstackclient',
+    'uwsgi',
+    'PyMySQL',
+)

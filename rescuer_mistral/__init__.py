@@ -1,0 +1,1 @@
+"""Mistral adapter: mistral-lib actions over the Rescuer core."""

@@ -1,0 +1,45 @@
+"""The one place Rescuer's actions get sessions to a site.
+
+A site whose Keystone is the one that authenticated the workflow's caller
+is reached with the caller's own token (so the caller's roles and project
+apply).  Any other site is reached through its own Keystone with the
+credentials the DR site registry names - never with a token from another
+cloud, and never with credentials passed as workflow input.
+"""
+
+from mistral_lib import actions
+
+from rescuer import clients
+from rescuer import exceptions
+from rescuer import sites
+
+AUTH_CALLER_TOKEN = 'caller-token'
+AUTH_SITE_CREDENTIAL = 'site-credential'
+
+
+class RescuerAction(actions.Action):
+    """Base class: registry lookup, sessions, errors as ``Result(error)``."""
+
+    def session_for(self, context, site_name):
+        """(site, session, how) for ``site_name``."""
+        site = sites.Registry.load().get(site_name)
+        security = getattr(context, 'security', None)
+        token = getattr(security, 'auth_token', None)
+        if token and clients.same_keystone(security.auth_uri,
+                                           clients.auth_url_of(site)):
+            return site, clients.token_session(
+                security.auth_uri, token, security.project_id,
+                trust_id=(security.trust_id
+                          if security.is_trust_scoped else None)
+            ), AUTH_CALLER_TOKEN
+        return site, clients.site_session(site), AUTH_SITE_CREDENTIAL
+
+    def run(self, context):
+        try:
+            return self.execute(context)
+        except exceptions.RescuerError as exc:
+            return actions.Result(error='%s: %s' % (self.__class__.__name__,
+                                                    exc))
+
+    def execute(self, context):
+        raise NotImplementedError
