@@ -13,7 +13,7 @@ class UnknownSite(RescuerError):
     def __init__(self, name, known):
         self.name = name
         self.known = sorted(known)
-        super().__init__('unknown site %r; the DR site registry knows: %s'
+        super().__init__('unknown site: %s; the DR site registry knows: %s'
                          % (name, ', '.join(self.known) or 'no sites'))
 
 

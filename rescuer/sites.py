@@ -65,6 +65,14 @@ class Registry:
         except KeyError:
             raise exceptions.UnknownSite(name, self._sites)
 
+    def select(self, names):
+        """The sites called ``names``, in that order; all must exist."""
+        unknown = [name for name in names if name not in self._sites]
+        if unknown:
+            raise exceptions.UnknownSite(', '.join(map(str, unknown)),
+                                         self._sites)
+        return [self._sites[name] for name in names]
+
     def names(self):
         return sorted(self._sites)
 

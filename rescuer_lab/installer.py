@@ -46,7 +46,7 @@ def _rescuer_installed_from_here():
     probe = ('import rescuer_lab, os; '
              'print(os.path.dirname(os.path.dirname(rescuer_lab.__file__)))')
     result = subprocess.run([str(paths.venv_bin('python')), '-c', probe],
-                            capture_output=True, text=True,
+                            capture_output=True, text=True, cwd='/',
                             stdin=subprocess.DEVNULL)
     return (result.returncode == 0 and
             result.stdout.strip() == str(paths.source_dir()))

@@ -5,11 +5,21 @@ from rescuer_mistral.actions import base
 
 
 class ListSitesAction(base.RescuerAction):
-    """The sites of the DR site registry and their declared attributes.
+    """Sites of the DR site registry and their declared attributes.
 
-    :returns: ``[{name, region, country, role}]`` (no credentials).
+    :param names: optional list of site names; every one must be in the
+        registry (the action fails naming all unknown ones), and only those
+        are returned, in the order given.
+    :returns: ``[{name, region, country, role}]`` (never credentials).
     """
 
+    def __init__(self, names=None):
+        super().__init__()
+        self.names = names
+
     def execute(self, context):
+        registry = sites.Registry.load()
+        chosen = (registry.select(self.names) if self.names is not None
+                  else list(registry))
         return [{'name': s.name, 'region': s.region, 'country': s.country,
-                 'role': s.role} for s in sites.Registry.load()]
+                 'role': s.role} for s in chosen]

@@ -19,4 +19,4 @@ class ListStacksAction(base.RescuerAction):
     def execute(self, context):
         site, session, how = self.session_for(context, self.site)
         return {'site': site.name, 'region': site.region, 'auth': how,
-                'stacks': heat.list_stacks(session, site.region)}
+                'stacks': heat.list_stacks(session, site)}
