@@ -11,6 +11,7 @@ Two ways in:
 import urllib.parse
 
 import openstack.config
+from openstack import exceptions as sdk_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
@@ -23,7 +24,7 @@ def site_session(site):
         config_files=[str(site.clouds_file)], load_envvars=False)
     try:
         cloud = config.get_one(cloud=site.cloud, region_name=site.region)
-    except openstack.exceptions.ConfigException as exc:
+    except sdk_exc.ConfigException as exc:
         raise exceptions.RegistryError(
             'site %s: cloud %r not usable from %s: %s'
             % (site.name, site.cloud, site.clouds_file, exc))

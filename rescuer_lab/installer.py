@@ -41,15 +41,17 @@ def _pip(*args, log):
         raise InstallError('pip %s failed; see %s' % (args[0], log.name))
 
 
-def _rescuer_installed_from_here():
-    """True when the lab venv's `rescuer` is this very checkout."""
-    probe = ('import rescuer_lab, os; '
-             'print(os.path.dirname(os.path.dirname(rescuer_lab.__file__)))')
-    result = subprocess.run([str(paths.venv_bin('python')), '-c', probe],
-                            capture_output=True, text=True, cwd='/',
-                            stdin=subprocess.DEVNULL)
-    return (result.returncode == 0 and
-            result.stdout.strip() == str(paths.source_dir()))
+def _source_stamp_value():
+    """This checkout's path and entry points: what the editable install
+    of Rescuer in the lab's virtualenv must match."""
+    source = paths.source_dir()
+    digest = hashlib.sha256(str(source).encode())
+    digest.update((source / 'setup.cfg').read_bytes())
+    return digest.hexdigest()
+
+
+def _source_stamp_file():
+    return paths.venv_dir() / '.rescuer-lab-source'
 
 
 def ensure_venv():
@@ -69,6 +71,9 @@ def ensure_venv():
             _pip('install', '-c', str(_constraints()),
                  *topo.SERVICE_PACKAGES, log=log)
             stamp.write_text(_stamp_value())
-        if not _rescuer_installed_from_here():
+        source_stamp = _source_stamp_file()
+        if not source_stamp.exists() or \
+                source_stamp.read_text() != _source_stamp_value():
             _pip('install', '--no-deps', '-e', str(paths.source_dir()),
                  log=log)
+            source_stamp.write_text(_source_stamp_value())

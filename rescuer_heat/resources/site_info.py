@@ -3,6 +3,7 @@
 from heat.common import exception
 from heat.common.i18n import _
 from heat.engine import attributes
+from heat.engine import constraints
 from heat.engine import properties
 from heat.engine import resource
 from heat.engine import support
@@ -14,9 +15,9 @@ from rescuer import sites
 class SiteInfo(resource.Resource):
     """Looks up a site in Rescuer's DR site registry.
 
-    The site name is checked when the template is validated, so a template
-    that names a site the registry does not know is refused before anything
-    is created.  The site's declared attributes (region, country, role) are
+    The site name is checked by the ``rescuer.site`` constraint when the
+    template is validated, so a template that names a site the registry
+    does not know is refused before anything is created.  The site's declared attributes (region, country, role) are
     exposed for other resources and outputs.  No credentials are exposed.
     """
 
@@ -35,6 +36,7 @@ class SiteInfo(resource.Resource):
             _('Name of a site in the DR site registry.'),
             required=True,
             update_allowed=True,
+            constraints=[constraints.CustomConstraint('rescuer.site')],
         ),
     }
 
@@ -53,12 +55,7 @@ class SiteInfo(resource.Resource):
         try:
             return sites.Registry.load().get(self.properties[self.SITE])
         except rescuer_exc.RescuerError as exc:
-            raise exception.StackValidationFailed(message=str(exc))
-
-    def validate(self):
-        super().validate()
-        if self.properties[self.SITE] is not None:
-            self._site()
+            raise exception.Error(str(exc))
 
     def handle_create(self):
         self.resource_id_set(self._site().name)

@@ -1,0 +1,123 @@
+"""Helpers for functional tests on the two-site lab.
+
+Operator-facing steps go through the ``openstack`` CLI, exactly as an
+operator types them.  Polling and bookkeeping use keystoneauth sessions
+in-process (each CLI call costs seconds of start-up).
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import uuid
+
+import openstack.config
+
+BIN = pathlib.Path(sys.executable).parent
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SITES = ('site-a', 'site-b')
+
+
+def lab_env():
+    """The environment `eval "$(rescuer-lab env)"` gives an operator."""
+    out = subprocess.run([str(BIN / 'rescuer-lab'), 'env'], check=True,
+                         capture_output=True, text=True).stdout
+    env = dict(os.environ)
+    for line in out.splitlines():
+        name, _, value = line.removeprefix('export ').partition('=')
+        env[name] = value
+    return env
+
+
+def rescuer_lab(*args, check=True):
+    return subprocess.run([str(BIN / 'rescuer-lab')] + list(args),
+                          capture_output=True, text=True, check=check,
+                          stdin=subprocess.DEVNULL, env=lab_env())
+
+
+def cli(cloud, *args, check=True):
+    """Run ``openstack --os-cloud CLOUD ARGS``; returns CompletedProcess."""
+    result = subprocess.run(
+        [str(BIN / 'openstack'), '--os-cloud', cloud] + list(args),
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        env=lab_env(), timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError('openstack --os-cloud %s %s failed (%d):\n%s'
+                             % (cloud, ' '.join(args), result.returncode,
+                                result.stderr))
+    return result
+
+
+def cli_json(cloud, *args):
+    """The JSON document a CLI call prints (after any `--wait` progress)."""
+    out = cli(cloud, *args, '-f', 'json').stdout
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line in ('{', '[')
+                 or line.startswith(('{"', '[{', '[]', '{}')))
+    return json.loads('\n'.join(lines[start:]))
+
+
+def session(cloud):
+    config = openstack.config.OpenStackConfig(
+        config_files=[lab_env()['OS_CLIENT_CONFIG_FILE']], load_envvars=False)
+    return config.get_one(cloud=cloud).get_session()
+
+
+def region(cloud):
+    return {'site-a': 'RegionA', 'site-b': 'RegionB'}[cloud.split('-admin')[0]]
+
+
+def api(cloud, service_type):
+    """(session, endpoint_filter) for one service of a lab cloud."""
+    return session(cloud), {'service_type': service_type,
+                            'interface': 'public',
+                            'region_name': region(cloud)}
+
+
+def unique(prefix):
+    return '%s-%s' % (prefix, uuid.uuid4().hex[:8])
+
+
+def wait_for(predicate, timeout, interval=1.0, what='condition'):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %d s waiting for %s'
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+def wait_execution(execution_id, cloud='site-b', timeout=120):
+    """Poll a Mistral execution until it leaves RUNNING/IDLE; return it."""
+    sess, endpoint = api(cloud, 'workflowv2')
+
+    def finished():
+        execution = sess.get('/executions/%s' % execution_id,
+                             endpoint_filter=endpoint).json()
+        return execution if execution['state'] not in (
+            'IDLE', 'RUNNING', 'PAUSED') else None
+    execution = wait_for(finished, timeout, what='execution %s'
+                         % execution_id)
+    execution['output'] = json.loads(execution.get('output') or '{}')
+    return execution
+
+
+def ensure_workbook(path, cloud='site-b'):
+    """Create or update a workbook through the CLI, as an operator would."""
+    name = path.stem
+    exists = cli(cloud, 'workbook', 'show', name, check=False)
+    verb = 'update' if exists.returncode == 0 else 'create'
+    cli(cloud, 'workbook', verb, str(path))
+    return name
+
+
+def start_execution(workflow, inputs=None, cloud='site-b'):
+    args = ['workflow', 'execution', 'create', workflow]
+    if inputs is not None:
+        args.append(json.dumps(inputs))
+    return cli_json(cloud, *args)['ID']

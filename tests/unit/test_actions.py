@@ -1,0 +1,90 @@
+"""Rescuer's Mistral actions, with a real registry and no services.
+
+What reaches a cloud is proven in tests/functional; here: which credentials
+an action picks, and how its failures surface to Mistral.
+"""
+
+import pytest
+from mistral_lib import actions
+from mistral_lib.actions import context as mistral_context
+
+from rescuer_mistral.actions import base
+from rescuer_mistral.actions import sites as sites_actions
+from rescuer_mistral.actions import stacks as stacks_actions
+from tests.unit import helpers
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    path = helpers.write_registry(tmp_path)
+    monkeypatch.setenv('RESCUER_SITES_FILE', str(path))
+    return path
+
+
+def _context(auth_uri, token='caller-token-value', trust_id=None):
+    security = mistral_context.SecurityContext(
+        auth_uri=auth_uri, auth_token=token, project_id='project-b',
+        trust_id=trust_id, is_trust_scoped=bool(trust_id))
+    return mistral_context.ActionContext(security_ctx=security)
+
+
+def test_own_keystone_site_is_reached_with_the_callers_token(registry):
+    action = stacks_actions.ListStacksAction(site='site-b')
+    site, session, how = action.session_for(
+        _context('http://127.0.0.1:35000/v3'), 'site-b')
+    assert site.name == 'site-b'
+    assert how == base.AUTH_CALLER_TOKEN
+    assert session.auth.project_id == 'project-b'
+
+
+def test_trust_scoped_caller_token_keeps_its_trust(registry):
+    action = stacks_actions.ListStacksAction(site='site-b')
+    _, session, _ = action.session_for(
+        _context('http://127.0.0.1:35000/v3', trust_id='trust-1'), 'site-b')
+    assert session.auth.trust_id == 'trust-1'
+
+
+def test_other_keystone_site_is_reached_with_its_own_credential(registry):
+    action = stacks_actions.ListStacksAction(site='site-a')
+    _, session, how = action.session_for(
+        _context('http://127.0.0.1:35000/v3'), 'site-a')
+    assert how == base.AUTH_SITE_CREDENTIAL
+    assert type(session.auth).__name__ == 'ApplicationCredential'
+    assert session.auth.auth_url == 'http://127.0.0.1:25000/v3'
+
+
+def test_no_caller_token_means_site_credential(registry):
+    action = stacks_actions.ListStacksAction(site='site-b')
+    _, _, how = action.session_for(
+        _context('http://127.0.0.1:35000/v3', token=None), 'site-b')
+    assert how == base.AUTH_SITE_CREDENTIAL
+
+
+def test_unknown_site_is_an_action_error_not_a_crash(registry):
+    result = stacks_actions.ListStacksAction(site='site-z').run(
+        _context('http://127.0.0.1:35000/v3'))
+    assert isinstance(result, actions.Result)
+    assert result.is_error()
+    assert result.error == ('ListStacksAction: unknown site: site-z; the DR '
+                            'site registry knows: site-a, site-b')
+
+
+def test_list_sites_returns_attributes_and_no_credentials(registry):
+    result = sites_actions.ListSitesAction().run(_context(None))
+    assert result == [
+        {'name': 'site-a', 'region': 'RegionA', 'country': 'DE',
+         'role': 'primary'},
+        {'name': 'site-b', 'region': 'RegionB', 'country': 'FR',
+         'role': 'recovery'},
+    ]
+    assert 'not-a-real-secret' not in repr(result)
+
+
+def test_list_sites_with_names_keeps_order_and_refuses_unknown(registry):
+    action = sites_actions.ListSitesAction(names=['site-b', 'site-a'])
+    assert [s['name'] for s in action.run(_context(None))] == [
+        'site-b', 'site-a']
+    refused = sites_actions.ListSitesAction(names=['site-q']).run(
+        _context(None))
+    assert refused.is_error()
+    assert 'unknown site: site-q' in refused.error

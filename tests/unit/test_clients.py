@@ -1,0 +1,50 @@
+import pytest
+
+from rescuer import clients
+from rescuer import exceptions
+from rescuer import sites
+from tests.unit import helpers
+
+
+@pytest.mark.parametrize('a, b, same', [
+    ('http://127.0.0.1:25000/v3', 'http://127.0.0.1:25000', True),
+    ('http://127.0.0.1:25000/v3/', 'http://127.0.0.1:25000/v3', True),
+    ('https://keystone.example/identity/v3', 'https://keystone.example/'
+     'identity', True),
+    ('https://keystone.example/v3', 'https://keystone.example:443/v3', True),
+    ('http://127.0.0.1:25000/v3', 'http://127.0.0.1:35000/v3', False),
+    ('http://127.0.0.1:25000/v3', 'http://localhost:25000/v3', False),
+    ('http://127.0.0.1:25000/v3', None, False),
+    ('', '', False),
+])
+def test_same_keystone(a, b, same):
+    assert clients.same_keystone(a, b) is same
+
+
+def test_site_session_authenticates_with_the_sites_app_credential(tmp_path):
+    site = sites.Registry.load(helpers.write_registry(tmp_path)).get(
+        'site-a')
+
+    session = clients.site_session(site)
+
+    assert type(session.auth).__name__ == 'ApplicationCredential'
+    assert session.auth.auth_url == 'http://127.0.0.1:25000/v3'
+    assert clients.auth_url_of(site) == 'http://127.0.0.1:25000/v3'
+
+
+def test_site_session_with_unknown_cloud_is_a_registry_error(tmp_path):
+    registry = helpers.write_registry(
+        tmp_path, sites={'site-a': {'cloud': 'missing-cloud'}})
+    site = sites.Registry.load(registry).get('site-a')
+    with pytest.raises(exceptions.RegistryError, match="'missing-cloud'"):
+        clients.site_session(site)
+
+
+def test_token_session_rescopes_to_project_or_trust():
+    by_project = clients.token_session('http://k/v3', 'tok', 'p1')
+    by_trust = clients.token_session('http://k/v3', 'tok', 'p1',
+                                     trust_id='t1')
+    assert by_project.auth.project_id == 'p1'
+    assert by_project.auth.trust_id is None
+    assert by_trust.auth.trust_id == 't1'
+    assert by_trust.auth.project_id is None

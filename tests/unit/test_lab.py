@@ -1,0 +1,181 @@
+"""The lab's own machinery, on real processes and files (no services)."""
+
+import http.server
+import os
+import stat
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from rescuer_lab import lab
+from rescuer_lab import procs
+from rescuer_lab import secrets as lab_secrets
+from rescuer_lab import services
+from rescuer_lab import topology
+
+
+@pytest.fixture
+def lab_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv('RESCUER_LAB_DIR', str(tmp_path / 'lab'))
+    return tmp_path / 'lab'
+
+
+SLEEPER = [sys.executable, '-c', 'import time; time.sleep(60)']
+
+
+def test_started_process_is_tracked_and_stopped(tmp_path):
+    pid_file, log_file = tmp_path / 'p.pid', tmp_path / 'p.log'
+    proc = procs.start(SLEEPER, pid_file, log_file)
+    try:
+        assert procs.running_pid(pid_file) == proc.pid
+        assert os.getpgid(proc.pid) == proc.pid  # its own process group
+    finally:
+        assert procs.stop(pid_file) == proc.pid
+    proc.wait(5)
+    assert procs.running_pid(pid_file) is None
+    assert not pid_file.exists()
+    assert 'starting: %s' % sys.executable in log_file.read_text()
+
+
+def test_kill_takes_down_the_whole_process_group(tmp_path):
+    pid_file = tmp_path / 'p.pid'
+    parent = [sys.executable, '-c',
+              'import subprocess, sys, time;'
+              'c = subprocess.Popen([sys.executable, "-c",'
+              ' "import time; time.sleep(60)"]);'
+              'print(c.pid, flush=True); time.sleep(60)']
+    proc = procs.start(parent, pid_file, tmp_path / 'p.log')
+    child_pid = None
+    for _ in range(50):
+        text = (tmp_path / 'p.log').read_text().split('\n')[-2:]
+        if text[0].strip().isdigit():
+            child_pid = int(text[0])
+            break
+        proc.poll()
+        threading.Event().wait(0.1)
+    assert child_pid, 'the child never reported its pid'
+
+    assert procs.kill(pid_file) == proc.pid
+    assert procs._start_time(proc.pid) is None  # killed and reaped
+    for _ in range(50):
+        if procs._start_time(child_pid) is None or procs._is_zombie(
+                child_pid):
+            break
+        threading.Event().wait(0.1)
+    assert procs._start_time(child_pid) is None or procs._is_zombie(
+        child_pid)
+
+
+def test_recycled_pid_is_not_taken_for_the_service(tmp_path):
+    pid_file = tmp_path / 'p.pid'
+    # Our own PID, but with a start time that is not ours: a recycled PID.
+    pid_file.write_text('%d 1\n' % os.getpid())
+    assert procs.running_pid(pid_file) is None
+    assert procs.kill(pid_file) is None  # and it is never signalled
+
+
+def test_secrets_persist_in_a_private_file(lab_dir):
+    first = lab_secrets.Secrets()
+    password = first.get('site-a/admin')
+    assert len(password) >= 20
+    assert lab_secrets.Secrets().get('site-a/admin') == password
+    mode = stat.S_IMODE(os.stat(lab_dir / 'secrets.yaml').st_mode)
+    assert mode == 0o600
+
+
+def test_site_ports_and_names():
+    site_a, site_b = topology.SITES
+    assert site_a.keystone_url == 'http://127.0.0.1:25000/v3'
+    assert site_b.mistral_url == 'http://127.0.0.1:38989/v2'
+    assert site_a.databases == ['site_a_keystone', 'site_a_heat']
+    assert site_b.databases == ['site_b_keystone', 'site_b_heat',
+                                'site_b_mistral']
+    with pytest.raises(KeyError, match='the lab has: site-a, site-b'):
+        topology.site('site-c')
+
+
+def test_configs_render_with_site_values_privately(lab_dir):
+    secrets = lab_secrets.Secrets()
+    site_b = topology.site('site-b')
+    lab.write_configs(site_b, secrets)
+
+    heat_conf = lab_dir / 'site-b' / 'etc' / 'heat' / 'heat.conf'
+    text = heat_conf.read_text()
+    assert 'host = site-b\n' in text
+    assert 'region_name_for_services = RegionB\n' in text
+    assert '/rescuer_heat/resources\n' in text
+    assert '/rescuer-site-b\n' in text  # its own RabbitMQ vhost
+    assert stat.S_IMODE(os.stat(heat_conf).st_mode) == 0o600
+    mistral_conf = lab_dir / 'site-b' / 'etc' / 'mistral' / 'mistral.conf'
+    assert 'port = 38989' in mistral_conf.read_text()
+    assert 'run_in_api = false' in mistral_conf.read_text()
+
+
+def test_site_a_runs_no_mistral(lab_dir):
+    names = [s.name for s in services.for_site(topology.site('site-a'))]
+    assert names == ['keystone', 'heat-api', 'heat-engine']
+    names = [s.name for s in services.for_site(topology.site('site-b'))]
+    assert names == ['keystone', 'heat-api', 'heat-engine', 'mistral']
+
+
+def test_services_listen_on_loopback_only():
+    for service in services.all_services():
+        if '--http-socket' in service.argv:
+            address = service.argv[service.argv.index('--http-socket') + 1]
+            assert address.startswith('127.0.0.1:'), service.label
+        if service.probe_url:
+            assert service.probe_url.startswith('http://127.0.0.1:')
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(300 if self.path == '/' else 404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_http_probe_accepts_only_expected_statuses():
+    server = http.server.HTTPServer(('127.0.0.1', 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = 'http://127.0.0.1:%d' % server.server_port
+    try:
+        assert services.http_answers(url + '/', (200, 300))
+        assert not services.http_answers(url + '/', (200,))
+        assert not services.http_answers(url + '/missing', (200, 300))
+    finally:
+        server.shutdown()
+    assert not services.http_answers(url + '/', (200, 300), timeout=1)
+
+
+def test_service_that_exits_at_once_points_at_its_log(lab_dir, tmp_path):
+    site = topology.site('site-a')
+    broken = services.Service(
+        site, 'broken', (sys.executable, '-c',
+                         'import sys; print("bad option"); sys.exit(3)'),
+        dict(os.environ), probe_url='http://127.0.0.1:9/')
+    with pytest.raises(lab.LabError) as info:
+        lab.start_service(broken, secrets=None, timeout=10)
+    message = str(info.value)
+    assert 'site-a broken did not start: the process exited' in message
+    assert str(broken.log_file) in message
+    assert 'bad option' in message
+
+
+def test_cli_rejects_unknown_site(capsys):
+    from rescuer_lab import cli
+    with pytest.raises(SystemExit):
+        cli.main(['fail', 'site-q'])
+    assert "unknown lab site 'site-q'" in capsys.readouterr().err
+
+
+def test_env_prints_exports(lab_dir):
+    out = subprocess.run(
+        [sys.executable, '-m', 'rescuer_lab.cli', 'env'], capture_output=True,
+        text=True, check=True, env=dict(os.environ)).stdout
+    assert 'export OS_CLIENT_CONFIG_FILE=%s/clouds.yaml' % lab_dir in out
+    assert 'export RESCUER_SITES_FILE=%s/rescuer/sites.yaml' % lab_dir in out
