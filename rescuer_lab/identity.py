@@ -178,4 +178,3 @@ def heat_engines_up(site, secrets, timeout=5):
         return []
     return [s['host'] for s in response.json().get('services', [])
             if s.get('status') == 'up' and s.get('binary') == 'heat-engine']
-

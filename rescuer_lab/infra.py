@@ -25,10 +25,11 @@ def _run(argv, **kwargs):
 
 
 def _apt_install(*packages):
-    print('rescuer-lab: installing %s from Debian packages' % ', '.join(packages))
-    env_ok = _run(['apt-get', 'update', '-q'])
-    if env_ok.returncode != 0:
-        raise InfraError('apt-get update failed:\n%s' % env_ok.stderr)
+    print('rescuer-lab: installing %s from Debian packages'
+          % ', '.join(packages))
+    updated = _run(['apt-get', 'update', '-q'])
+    if updated.returncode != 0:
+        raise InfraError('apt-get update failed:\n%s' % updated.stderr)
     result = _run(['apt-get', 'install', '-y', '-q', '--no-install-recommends']
                   + list(packages),
                   env={'DEBIAN_FRONTEND': 'noninteractive',

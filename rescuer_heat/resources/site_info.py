@@ -15,10 +15,11 @@ from rescuer import sites
 class SiteInfo(resource.Resource):
     """Looks up a site in Rescuer's DR site registry.
 
-    The site name is checked by the ``rescuer.site`` constraint when the
-    template is validated, so a template that names a site the registry
-    does not know is refused before anything is created.  The site's declared attributes (region, country, role) are
-    exposed for other resources and outputs.  No credentials are exposed.
+    The site name is checked by the ``rescuer.site`` constraint, so
+    ``stack create`` (and ``--dry-run``) refuses a template that names a
+    site the registry does not know before anything is created.  The site's
+    declared attributes (region, country, role) are exposed for other
+    resources and outputs.  No credentials are exposed.
     """
 
     support_status = support.SupportStatus(

@@ -17,21 +17,7 @@ outputs:
     value: {get_attr: [secret, value]}
 '''
 
-SITE_INFO = '''
-heat_template_version: 2021-04-16
-parameters:
-  site: {type: string}
-resources:
-  dr_site:
-    type: OS::Rescuer::SiteInfo
-    properties:
-      site: {get_param: site}
-outputs:
-  region:
-    value: {get_attr: [dr_site, region]}
-  role:
-    value: {get_attr: [dr_site, role]}
-'''
+SITE_INFO = str(base.REPO / 'examples' / 'dr-site-info.yaml')
 
 
 @pytest.mark.parametrize('site', base.SITES)
@@ -58,9 +44,9 @@ def test_rescuer_resource_type_is_listed(site):
     assert 'OS::Heat::RandomString' in types
 
 
-def test_plugin_reads_the_site_registry_in_heat_engine(template):
+def test_plugin_reads_the_site_registry_in_heat_engine():
     name = base.unique('siteinfo')
-    path = template(SITE_INFO)
+    path = SITE_INFO
     base.cli('site-a', 'stack', 'create', '--wait', '-t', path,
              '--parameter', 'site=site-b', name)
     try:
@@ -76,13 +62,13 @@ def _outputs(site, name):
     return {o['output_key']: o['output_value'] for o in stack['outputs']}
 
 
-def test_unknown_site_is_refused_before_anything_is_created(template):
+def test_unknown_site_is_refused_before_anything_is_created():
     """`stack create --dry-run` and `stack create` check property values.
 
     (Heat's `template validate` checks structure only: it validates with
     strict_validate=False, so no custom constraint sees a value there.)
     """
-    path = template(SITE_INFO)
+    path = SITE_INFO
     name = base.unique('badsite')
     expected = ("Error validating value 'site-z': unknown site: site-z; "
                 "the DR site registry knows: site-a, site-b")

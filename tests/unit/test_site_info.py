@@ -75,4 +75,3 @@ class SiteInfoTest(common.HeatTestCase):
     def test_plugin_module_maps_its_type(self):
         self.assertEqual({'OS::Rescuer::SiteInfo': site_info.SiteInfo},
                          site_info.resource_mapping())
-
