@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from rescuer_lab import lab
+from rescuer_lab import procs
 from rescuer_lab import topology as topo
 
 
@@ -16,6 +17,7 @@ def _site(name):
 
 def _cmd_up(args):
     lab.up()
+    args.memory = False
     return _cmd_status(args)
 
 
@@ -24,12 +26,28 @@ def _cmd_down(args):
     return 0
 
 
+def _memory(service):
+    pid = procs.running_pid(service.pid_file)
+    if pid is None:
+        return '%18s' % '-'
+    rss, pss = procs.group_memory_kib(pid)
+    return 'RSS %5d PSS %5d' % (rss // 1024, pss // 1024)
+
+
 def _cmd_status(args):
     rows = lab.status()
     width = max(len(service.label) for service, _, _ in rows)
     for service, healthy, detail in rows:
-        print('%-*s  %-4s  %s' % (width, service.label,
-                                  'up' if healthy else 'DOWN', detail))
+        memory = ('  ' + _memory(service)) if args.memory else ''
+        print('%-*s  %-4s%s  %s' % (width, service.label,
+                                    'up' if healthy else 'DOWN', memory,
+                                    detail))
+    if args.memory:
+        totals = [procs.group_memory_kib(pid) for pid in (
+            procs.running_pid(s.pid_file) for s, _, _ in rows) if pid]
+        print('total (MiB): RSS %d, PSS %d' % (
+            sum(r for r, _ in totals) // 1024,
+            sum(p for _, p in totals) // 1024))
     down = [service.label for service, healthy, _ in rows if not healthy]
     if down:
         print('down: %s' % ', '.join(down), file=sys.stderr)
@@ -65,8 +83,12 @@ def build_parser():
     down.add_argument('--purge', action='store_true',
                       help='also drop the databases, vhosts and site state')
     down.set_defaults(func=_cmd_down)
-    sub.add_parser('status', help='exit 0 only when every service answers'
-                   ).set_defaults(func=_cmd_status)
+    status = sub.add_parser('status',
+                            help='exit 0 only when every service answers')
+    status.add_argument('--memory', action='store_true',
+                        help='also show each service\'s RSS and PSS (MiB, '
+                             'whole process group)')
+    status.set_defaults(func=_cmd_status)
     for name, func, text in (
             ('fail', _cmd_fail, 'disaster: SIGKILL every process of SITE'),
             ('recover', _cmd_recover,

@@ -148,12 +148,23 @@ def _start_failed(service, why):
                        procs.log_tail(service.log_file)))
 
 
+def _started_from(service):
+    try:
+        return service.digest_file.read_text()
+    except OSError:
+        return None
+
+
 def start_service(service, secrets, timeout=START_TIMEOUT):
-    if _healthy(service, secrets):
+    """Start ``service`` unless it already runs, healthy, from the same
+    configuration and code; returns True when it (re)started it."""
+    digest = service.digest()
+    if _started_from(service) == digest and _healthy(service, secrets):
         return False
     procs.stop(service.pid_file)
     procs.start(list(service.argv), service.pid_file, service.log_file,
                 env=service.env, cwd=str(paths.site_dir(service.site)))
+    service.digest_file.write_text(digest)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if procs.running_pid(service.pid_file) is None:

@@ -100,6 +100,28 @@ def kill(pid_file):
     return pid
 
 
+def group_memory_kib(pgid):
+    """(RSS, PSS) in KiB, summed over every process of a process group."""
+    rss = pss = 0
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                if int(f.read().rsplit(')', 1)[1].split()[2]) != pgid:
+                    continue
+            with open('/proc/%s/smaps_rollup' % entry) as f:
+                for line in f:
+                    name, _, value = line.partition(':')
+                    if name == 'Rss':
+                        rss += int(value.split()[0])
+                    elif name == 'Pss':
+                        pss += int(value.split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return rss, pss
+
+
 def log_tail(log_file, lines=15):
     try:
         with open(log_file, 'rb') as f:

@@ -1,13 +1,18 @@
 """The services of each lab site: how to start them and how to ask them."""
 
 import dataclasses
+import hashlib
 import os
+import pathlib
 import typing
 import urllib.error
 import urllib.request
 
 from rescuer_lab import paths
 from rescuer_lab import topology as topo
+
+
+RESCUER_PACKAGES = ('rescuer', 'rescuer_heat', 'rescuer_mistral')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +25,10 @@ class Service:
     # HTTP statuses that count as an answer.
     probe_url: typing.Optional[str] = None
     probe_ok: typing.Tuple[int, ...] = (200,)
+    # Configuration directory, and whether the service loads Rescuer's
+    # code: a change to either means a restart on the next `up`.
+    config_dir: typing.Optional[pathlib.Path] = None
+    loads_rescuer: bool = False
 
     @property
     def pid_file(self):
@@ -32,6 +41,28 @@ class Service:
     @property
     def label(self):
         return '%s %s' % (self.site.name, self.name)
+
+    @property
+    def digest_file(self):
+        return paths.run_dir(self.site) / ('%s.digest' % self.name)
+
+    def digest(self):
+        """What the running process was started from: argv, environment,
+        configuration files and (for plugin hosts) Rescuer's source."""
+        digest = hashlib.sha256(repr((self.argv, sorted(
+            (k, v) for k, v in self.env.items()
+            if k.startswith(('OS_', 'RESCUER_'))))).encode())
+        files = sorted(self.config_dir.rglob('*')) if self.config_dir else []
+        if self.loads_rescuer:
+            source = paths.source_dir()
+            files += [source / 'setup.cfg'] + sorted(
+                f for package in RESCUER_PACKAGES
+                for f in (source / package).rglob('*.py'))
+        for path in files:
+            if path.is_file():
+                digest.update(str(path).encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
 
 
 def _uwsgi(site, name, port, module, processes, env, pyargv=None):
@@ -68,17 +99,18 @@ def for_site(site):
                 tuple(_uwsgi(site, 'keystone', site.port(topo.KEYSTONE_PORT),
                              'keystone.wsgi.api:application', 2,
                              keystone_env)),
-                keystone_env, probe_url=site.url(topo.KEYSTONE_PORT, '/v3')),
+                keystone_env, probe_url=site.url(topo.KEYSTONE_PORT, '/v3'),
+                config_dir=etc('keystone')),
         Service(site, 'heat-api',
                 tuple(_uwsgi(site, 'heat-api', site.port(topo.HEAT_API_PORT),
                              'heat.wsgi.api:application', 2, env,
                              pyargv='--config-file %s' % heat_conf)),
                 env, probe_url=site.url(topo.HEAT_API_PORT, '/'),
-                probe_ok=(200, 300)),
+                probe_ok=(200, 300), config_dir=etc('heat')),
         Service(site, 'heat-engine',
                 (str(paths.venv_bin('heat-engine')),
                  '--config-file', heat_conf),
-                env),
+                env, config_dir=etc('heat'), loads_rescuer=True),
     ]
     if site.runs_mistral:
         services.append(Service(
@@ -87,7 +119,8 @@ def for_site(site):
              '--config-file', str(etc('mistral') / 'mistral.conf'),
              '--server', 'api,engine,executor,notifier,periodic'),
             env, probe_url=site.url(topo.MISTRAL_API_PORT, '/'),
-            probe_ok=(200, 300)))
+            probe_ok=(200, 300), config_dir=etc('mistral'),
+            loads_rescuer=True))
     return services
 
 

@@ -179,3 +179,37 @@ def test_env_prints_exports(lab_dir):
         text=True, check=True, env=dict(os.environ)).stdout
     assert 'export OS_CLIENT_CONFIG_FILE=%s/clouds.yaml' % lab_dir in out
     assert 'export RESCUER_SITES_FILE=%s/rescuer/sites.yaml' % lab_dir in out
+
+
+def _free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def test_up_restarts_a_service_only_when_its_configuration_changed(
+        lab_dir, tmp_path):
+    config = tmp_path / 'conf'
+    config.mkdir()
+    (config / 'svc.conf').write_text('option = 1\n')
+    port = _free_port()
+    service = services.Service(
+        topology.site('site-a'), 'http',
+        (sys.executable, '-m', 'http.server', str(port), '--bind',
+         '127.0.0.1'),
+        dict(os.environ), probe_url='http://127.0.0.1:%d/' % port,
+        config_dir=config)
+    try:
+        assert lab.start_service(service, secrets=None, timeout=20)
+        first = procs.running_pid(service.pid_file)
+        assert not lab.start_service(service, secrets=None, timeout=20)
+        assert procs.running_pid(service.pid_file) == first
+
+        (config / 'svc.conf').write_text('option = 2\n')
+        assert lab.start_service(service, secrets=None, timeout=20)
+        second = procs.running_pid(service.pid_file)
+        assert second != first
+        assert procs._start_time(first) is None
+    finally:
+        procs.stop(service.pid_file)
