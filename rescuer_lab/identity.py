@@ -88,12 +88,13 @@ def configure(site, secrets):
     _ensure_role(conn, 'heat_stack_user')
 
     service_project = _ensure_project(conn, 'service')
-    service_users = ['heat'] + (['mistral'] if site.runs_mistral else [])
-    for name in service_users:
+    service_role = _ensure_role(conn, 'service')
+    for name in site.service_users:
         user = _ensure_user(conn, name,
                             secrets.get('%s/%s' % (site.name, name)),
                             project=service_project)
         _grant(conn, user, admin, project=service_project)
+        _grant(conn, user, service_role, project=service_project)
 
     heat_domain = conn.identity.find_domain('heat') or \
         conn.identity.create_domain(name='heat',
@@ -104,10 +105,9 @@ def configure(site, secrets):
         domain_id=heat_domain.id)
     _grant(conn, domain_admin, admin, domain=heat_domain)
 
-    _ensure_endpoints(conn, site, 'orchestration', 'heat', site.heat_url)
-    if site.runs_mistral:
-        _ensure_endpoints(conn, site, 'workflowv2', 'mistral',
-                          site.mistral_url)
+    for name, service_type, port, path in site.catalog:
+        _ensure_endpoints(conn, site, service_type, name,
+                          site.url(port, path))
 
     nfv = _ensure_project(conn, NFV_PROJECT,
                           description='Tenant running the protected VNFs')
@@ -164,17 +164,34 @@ def ensure_app_credential(site, secrets):
     return cred.id, secret
 
 
-def heat_engines_up(site, secrets, timeout=5):
-    """Names of this site's heat-engine services that report ``up``."""
-    sess = ks_session.Session(auth=v3.Password(**admin_auth(site, secrets)),
-                              timeout=timeout)
+_ADMIN_SESSIONS = {}
+
+
+def admin_session(site, secrets, timeout=5):
+    """A cached admin session for ``site`` (one token per process)."""
+    if site.name not in _ADMIN_SESSIONS:
+        _ADMIN_SESSIONS[site.name] = ks_session.Session(
+            auth=v3.Password(**admin_auth(site, secrets)), timeout=timeout)
+    return _ADMIN_SESSIONS[site.name]
+
+
+def reported_up(site, secrets, service_type, path, binary):
+    """True when ``site``'s API of ``service_type`` reports ``binary`` of
+    this site up (Heat's /services, Nova's and Cinder's /os-services)."""
     try:
-        response = sess.get('/services', endpoint_filter={
-            'service_type': 'orchestration', 'interface': 'public',
-            'region_name': site.region}, raise_exc=False)
+        response = admin_session(site, secrets).get(
+            path, endpoint_filter={'service_type': service_type,
+                                   'interface': 'public',
+                                   'region_name': site.region},
+            raise_exc=False)
     except (ks_exc.ClientException, OSError):
-        return []
+        return False
     if response.status_code != 200:
-        return []
-    return [s['host'] for s in response.json().get('services', [])
-            if s.get('status') == 'up' and s.get('binary') == 'heat-engine']
+        return False
+    for entry in response.json().get('services', []):
+        state = entry.get('state') or entry.get('status')
+        host = entry.get('host') or ''
+        if (entry.get('binary') == binary and state == 'up' and
+                host.split('@')[0] == site.name):
+            return True
+    return False

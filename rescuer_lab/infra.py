@@ -48,6 +48,12 @@ def _wait(check, what, timeout=60):
     raise InfraError('%s did not come up within %d s' % (what, timeout))
 
 
+def ensure_tools():
+    """Command-line tools the services call: qemu-img (Cinder, images)."""
+    if not shutil.which('qemu-img'):
+        _apt_install('qemu-utils')
+
+
 # ---------------------------------------------------------------- MariaDB
 
 def _mysql(sql, database=None):

@@ -5,12 +5,14 @@ import getpass
 import grp
 import hashlib
 import os
+import shutil
 import subprocess
 import time
 
 import jinja2
 import yaml
 
+from rescuer_lab import content
 from rescuer_lab import identity
 from rescuer_lab import infra
 from rescuer_lab import installer
@@ -47,6 +49,26 @@ def _write_private(path, text):
         f.write(text)
 
 
+# (template, configuration directory, file name) of every config file.
+CONFIG_FILES = (
+    ('keystone.conf.j2', 'keystone', 'keystone.conf'),
+    ('heat.conf.j2', 'heat', 'heat.conf'),
+    ('placement.conf.j2', 'placement', 'placement.conf'),
+    ('nova.conf.j2', 'nova', 'nova.conf'),
+    ('glance-api.conf.j2', 'glance', 'glance-api.conf'),
+    ('neutron.conf.j2', 'neutron', 'neutron.conf'),
+    ('ml2_conf.ini.j2', 'neutron', 'ml2_conf.ini'),
+    ('cinder.conf.j2', 'cinder', 'cinder.conf'),
+)
+MISTRAL_CONFIG = ('mistral.conf.j2', 'mistral', 'mistral.conf')
+
+
+def replica_dir(site):
+    """Where ``site``'s replicated volumes are copied: storage that the
+    peer site's backend owns and can take over (manage-existing)."""
+    return paths.volumes_dir(site.peer) / ('from-%s' % site.name)
+
+
 def write_configs(site, secrets):
     db_password = secrets.get('mariadb')
     context = dict(
@@ -60,28 +82,63 @@ def write_configs(site, secrets):
         password=lambda user: secrets.get('%s/%s' % (site.name, user)),
         heat_plugin_dirs=paths.source_dir() / 'rescuer_heat' / 'resources',
         mistral_port=site.port(topo.MISTRAL_API_PORT),
+        backups_dir=paths.backups_dir(),
+        volumes_dir=paths.volumes_dir(site),
+        replica_dir=replica_dir(site),
     )
     env = _templates()
-    names = ['keystone', 'heat'] + (['mistral'] if site.runs_mistral else [])
-    for name in names:
-        context['etc'] = paths.etc_dir(site, name)
-        text = env.get_template('%s.conf.j2' % name).render(**context)
-        _write_private(paths.etc_dir(site, name) / ('%s.conf' % name), text)
-    paths.log_dir(site).mkdir(parents=True, exist_ok=True)
+    files = CONFIG_FILES + ((MISTRAL_CONFIG,) if site.runs_mistral else ())
+    for template, directory, name in files:
+        context['etc'] = paths.etc_dir(site, directory)
+        text = env.get_template(template).render(**context)
+        _write_private(paths.etc_dir(site, directory) / name, text)
+    # nova-api under uwsgi reads api-paste.ini from its config directory.
+    shutil.copyfile(paths.venv_dir() / 'etc' / 'nova' / 'api-paste.ini',
+                    paths.etc_dir(site, 'nova') / 'api-paste.ini')
+    for directory in (paths.log_dir(site), paths.volumes_dir(site),
+                      replica_dir(site), paths.backups_dir(),
+                      paths.site_dir(site) / 'lock',
+                      paths.site_dir(site) / 'nova',
+                      paths.site_dir(site) / 'cinder'):
+        directory.mkdir(parents=True, exist_ok=True)
+    _write_sudo_shim()
 
 
-def _conf(site, name):
-    return str(paths.etc_dir(site, name) / ('%s.conf' % name))
+SUDO_SHIM = """#!/bin/sh
+# Written by rescuer-lab.  The lab's services run as root, and this machine
+# has no sudo: oslo.privsep starts its helper with
+#   sudo <project>-rootwrap <rootwrap.conf> privsep-helper ...
+# Run the command itself, without sudo's options and the rootwrap prefix.
+while [ $# -gt 0 ]; do
+    case "$1" in -*) shift ;; *) break ;; esac
+done
+case "$1" in *-rootwrap) shift 2 ;; esac
+exec "$@"
+"""
 
 
-def _run_tool(site, argv, what):
-    log_file = paths.log_dir(site) / 'setup.log'
+def _write_sudo_shim():
+    shim = paths.lab_bin() / 'sudo'
+    shim.parent.mkdir(parents=True, exist_ok=True)
+    if not shim.exists() or shim.read_text() != SUDO_SHIM:
+        shim.write_text(SUDO_SHIM)
+        shim.chmod(0o755)
+
+
+def _conf(site, directory, name=None):
+    return str(paths.etc_dir(site, directory) / (name or
+                                                  '%s.conf' % directory))
+
+
+def _run_tool(site, argv, what, ok=(0,)):
+    """Run a set-up command, its output to the site's setup.log."""
+    log_file = paths.log_dir(site) / ('setup-%s.log' % what.split()[0])
     with open(log_file, 'a') as log:
-        log.write('\n==== %s\n' % ' '.join(argv[:4]))
+        log.write('\n==== %s\n' % ' '.join(argv[:6]))
         log.flush()
         result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT)
-    if result.returncode != 0:
+    if result.returncode not in ok:
         raise LabError('%s failed at %s (exit %d); see %s:\n%s' % (
             what, site.name, result.returncode, log_file,
             procs.log_tail(log_file, 10)))
@@ -91,42 +148,94 @@ def _db_stamp(site):
     return paths.site_dir(site) / '.db-synced'
 
 
-def _db_stamp_value():
-    return hashlib.sha256(
-        (paths.source_dir() / 'upper-constraints.txt').read_bytes()
-    ).hexdigest()
+def _db_stamp_value(site):
+    digest = hashlib.sha256(
+        (paths.source_dir() / 'upper-constraints.txt').read_bytes())
+    digest.update(' '.join(site.databases).encode())
+    return digest.hexdigest()
+
+
+def _keystone_steps(site, secrets):
+    keystone = [str(paths.venv_bin('keystone-manage')), '--config-file',
+                _conf(site, 'keystone')]
+    owner = ['--keystone-user', getpass.getuser(),
+             '--keystone-group', grp.getgrgid(os.getgid()).gr_name]
+    url = site.keystone_url
+    return [
+        (keystone + ['db_sync'], 'keystone db_sync'),
+        (keystone + ['fernet_setup'] + owner, 'keystone fernet_setup'),
+        (keystone + ['credential_setup'] + owner,
+         'keystone credential_setup'),
+        (keystone + ['bootstrap', '--bootstrap-password',
+                     secrets.get('%s/admin' % site.name),
+                     '--bootstrap-region-id', site.region,
+                     '--bootstrap-public-url', url,
+                     '--bootstrap-internal-url', url,
+                     '--bootstrap-admin-url', url], 'keystone bootstrap'),
+    ]
+
+
+def _nova_steps(site, secrets):
+    nova = [str(paths.venv_bin('nova-manage')), '--config-file',
+            _conf(site, 'nova')]
+    cell0 = infra.db_url(site, 'nova_cell0', secrets.get('mariadb'))
+    return [
+        (nova + ['api_db', 'sync'], 'nova api_db sync'),
+        (nova + ['cell_v2', 'map_cell0', '--database_connection', cell0],
+         'nova map_cell0'),
+        # Exit 2 means "cell1 exists already": fine on a re-run.
+        (nova + ['cell_v2', 'create_cell', '--name', 'cell1'],
+         'nova create_cell', (0, 2)),
+        (nova + ['db', 'sync'], 'nova db sync'),
+    ]
+
+
+def _migration_chains(site, secrets):
+    """Independent chains of schema steps; each chain runs in order."""
+    bin_ = lambda name: str(paths.venv_bin(name))  # noqa: E731
+    chains = [
+        _keystone_steps(site, secrets),
+        [([bin_('heat-manage'), '--config-file', _conf(site, 'heat'),
+           'db_sync'], 'heat db_sync')],
+        [([bin_('placement-manage'), '--config-file',
+           _conf(site, 'placement'), 'db', 'sync'], 'placement db sync')],
+        [([bin_('glance-manage'), '--config-file',
+           _conf(site, 'glance', 'glance-api.conf'), 'db_sync'],
+          'glance db_sync')],
+        [([bin_('neutron-db-manage'), '--config-file',
+           _conf(site, 'neutron'), '--config-file',
+           _conf(site, 'neutron', 'ml2_conf.ini'), 'upgrade', 'heads'],
+          'neutron upgrade heads')],
+        [([bin_('cinder-manage'), '--config-file', _conf(site, 'cinder'),
+           'db', 'sync'], 'cinder db sync')],
+        _nova_steps(site, secrets),
+    ]
+    if site.runs_mistral:
+        mistral = [bin_('mistral-db-manage'), '--config-file',
+                   _conf(site, 'mistral')]
+        chains.append([(mistral + ['upgrade', 'head'], 'mistral upgrade'),
+                       (mistral + ['populate'], 'mistral populate')])
+    return chains
+
+
+def _run_chain(site, chain):
+    for step in chain:
+        _run_tool(site, *step)
 
 
 def sync_databases(site, secrets):
     """Schema migrations and Keystone bootstrap; skipped when current."""
     stamp = _db_stamp(site)
-    if stamp.exists() and stamp.read_text() == _db_stamp_value():
+    if stamp.exists() and stamp.read_text() == _db_stamp_value(site):
         return
-    bin_ = lambda name: str(paths.venv_bin(name))  # noqa: E731
-    keystone = [bin_('keystone-manage'), '--config-file',
-                _conf(site, 'keystone')]
-    owner = ['--keystone-user', getpass.getuser(),
-             '--keystone-group', grp.getgrgid(os.getgid()).gr_name]
     say(site, 'migrating databases')
-    _run_tool(site, keystone + ['db_sync'], 'keystone db_sync')
-    _run_tool(site, keystone + ['fernet_setup'] + owner, 'fernet_setup')
-    _run_tool(site, keystone + ['credential_setup'] + owner,
-              'credential_setup')
-    url = site.keystone_url
-    _run_tool(site, keystone + [
-        'bootstrap', '--bootstrap-password',
-        secrets.get('%s/admin' % site.name),
-        '--bootstrap-region-id', site.region,
-        '--bootstrap-public-url', url, '--bootstrap-internal-url', url,
-        '--bootstrap-admin-url', url], 'keystone bootstrap')
-    _run_tool(site, [bin_('heat-manage'), '--config-file',
-                     _conf(site, 'heat'), 'db_sync'], 'heat db_sync')
-    if site.runs_mistral:
-        mistral = [bin_('mistral-db-manage'), '--config-file',
-                   _conf(site, 'mistral')]
-        _run_tool(site, mistral + ['upgrade', 'head'], 'mistral upgrade')
-        _run_tool(site, mistral + ['populate'], 'mistral populate')
-    stamp.write_text(_db_stamp_value())
+    chains = _migration_chains(site, secrets)
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(_run_chain, site, chain) for chain in chains]
+        errors = [f.exception() for f in futures if f.exception()]
+    if errors:
+        raise errors[0]
+    stamp.write_text(_db_stamp_value(site))
 
 
 # ---------------------------------------------------------------- processes
@@ -136,9 +245,9 @@ def _healthy(service, secrets):
         return False
     if service.probe_url:
         return svcs.http_answers(service.probe_url, service.probe_ok)
-    if service.name == 'heat-engine':
-        return service.site.name in identity.heat_engines_up(service.site,
-                                                             secrets)
+    if service.reported_by:
+        return identity.reported_up(service.site, secrets,
+                                    *service.reported_by)
     return True
 
 
@@ -184,6 +293,13 @@ def start_site(site, secrets, bootstrap=True):
                 service.name, procs.running_pid(service.pid_file)))
         if service.name == 'keystone' and bootstrap:
             identity.configure(site, secrets)
+        if service.name == 'nova-compute' and bootstrap:
+            _run_tool(site, [str(paths.venv_bin('nova-manage')),
+                             '--config-file', _conf(site, 'nova'),
+                             'cell_v2', 'discover_hosts'],
+                      'nova discover_hosts')
+    if bootstrap:
+        content.ensure(site, secrets)
 
 
 def _prepare_site(site, secrets):
@@ -206,6 +322,7 @@ def _in_parallel(function, sites, *args):
 def up(sites=topo.SITES):
     started = time.monotonic()
     installer.ensure_venv()
+    infra.ensure_tools()
     infra.ensure_mariadb()
     infra.ensure_rabbitmq()
     secrets = lab_secrets.Secrets()
@@ -249,7 +366,6 @@ def down(sites=topo.SITES, purge=False):
 
 
 def _remove_tree(path):
-    import shutil
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -265,7 +381,8 @@ def status(sites=topo.SITES):
             rows.append((service, False, 'pid %d does not answer' % pid))
         else:
             rows.append((service, True, 'pid %d, %s' % (
-                pid, service.probe_url or 'engine reports up')))
+                pid, service.probe_url or
+                'reported up by %s %s' % service.reported_by[:2])))
     return rows
 
 

@@ -27,6 +27,20 @@ def venv_bin(name):
     return venv_dir() / 'bin' / name
 
 
+def lab_bin():
+    """Helper commands the lab puts first on its services' PATH."""
+    return lab_dir() / 'bin'
+
+
+def backups_dir():
+    """Cinder backups (posix driver): readable by both sites."""
+    return lab_dir() / 'backups'
+
+
+def volumes_dir(site):
+    return site_dir(site) / 'volumes'
+
+
 def site_dir(site):
     return lab_dir() / site.name
 

@@ -29,6 +29,9 @@ class Service:
     # code: a change to either means a restart on the next `up`.
     config_dir: typing.Optional[pathlib.Path] = None
     loads_rescuer: bool = False
+    # For a service without an API of its own: (service type, path, binary)
+    # of the API that reports it, e.g. Nova's os-services for nova-compute.
+    reported_by: typing.Optional[typing.Tuple[str, str, str]] = None
 
     @property
     def pid_file(self):
@@ -65,7 +68,7 @@ class Service:
         return digest.hexdigest()
 
 
-def _uwsgi(site, name, port, module, processes, env, pyargv=None):
+def _uwsgi(site, port, module, processes, pyargv=None):
     argv = [str(paths.venv_bin('uwsgi')),
             '--http-socket', '%s:%d' % (topo.HOST, port),
             '--module', module,
@@ -77,50 +80,99 @@ def _uwsgi(site, name, port, module, processes, env, pyargv=None):
             '--disable-logging']
     if pyargv:
         argv += ['--pyargv', pyargv]
-    return argv
+    return tuple(argv)
 
 
 def _base_env():
     env = {k: v for k, v in os.environ.items()
            if not k.startswith('OS_') and k != 'VIRTUAL_ENV'}
-    env['PATH'] = '%s:%s' % (paths.venv_dir() / 'bin', env.get('PATH', ''))
+    # The lab's bin first: its `sudo` lets privsep start its helper as root.
+    env['PATH'] = '%s:%s:%s' % (paths.lab_bin(), paths.venv_dir() / 'bin',
+                                env.get('PATH', ''))
     env['RESCUER_SITES_FILE'] = str(paths.sites_file())
     return env
+
+
+def _daemon(name, *args):
+    return (str(paths.venv_bin(name)),) + args
 
 
 def for_site(site):
     """The site's services, in start order."""
     etc = lambda name: paths.etc_dir(site, name)  # noqa: E731
+    conf = lambda name, file=None: str(  # noqa: E731
+        etc(name) / (file or '%s.conf' % name))
     env = _base_env()
-    keystone_env = dict(env, OS_KEYSTONE_CONFIG_DIR=str(etc('keystone')))
-    heat_conf = str(etc('heat') / 'heat.conf')
+    api = lambda offset, path='/': site.url(offset, path)  # noqa: E731
+
+    def wsgi(name, port, module, processes=1, config=None, extra_env=None,
+             pyargv=None, ok=(200, 300), probe_path='/'):
+        service_env = dict(env, **(extra_env or {}))
+        return Service(site, name, _uwsgi(site, site.port(port), module,
+                                          processes, pyargv),
+                       service_env, probe_url=api(port, probe_path),
+                       probe_ok=ok, config_dir=etc(config or name))
+
+    def daemon(name, binary, config, reported_by=None, loads_rescuer=False,
+               args=()):
+        return Service(site, name, _daemon(binary, *args), env,
+                       config_dir=etc(config), reported_by=reported_by,
+                       loads_rescuer=loads_rescuer)
+
+    cinder_args = ('--config-file', conf('cinder'))
+    nova_args = ('--config-file', conf('nova'))
+    heat_args = ('--config-file', conf('heat'))
     services = [
-        Service(site, 'keystone',
-                tuple(_uwsgi(site, 'keystone', site.port(topo.KEYSTONE_PORT),
-                             'keystone.wsgi.api:application', 2,
-                             keystone_env)),
-                keystone_env, probe_url=site.url(topo.KEYSTONE_PORT, '/v3'),
-                config_dir=etc('keystone')),
-        Service(site, 'heat-api',
-                tuple(_uwsgi(site, 'heat-api', site.port(topo.HEAT_API_PORT),
-                             'heat.wsgi.api:application', 2, env,
-                             pyargv='--config-file %s' % heat_conf)),
-                env, probe_url=site.url(topo.HEAT_API_PORT, '/'),
-                probe_ok=(200, 300), config_dir=etc('heat')),
-        Service(site, 'heat-engine',
-                (str(paths.venv_bin('heat-engine')),
-                 '--config-file', heat_conf),
-                env, config_dir=etc('heat'), loads_rescuer=True),
+        wsgi('keystone', topo.KEYSTONE_PORT, 'keystone.wsgi.api:application',
+             processes=2, probe_path='/v3', ok=(200,),
+             extra_env={'OS_KEYSTONE_CONFIG_DIR': str(etc('keystone'))}),
+        wsgi('placement', topo.PLACEMENT_PORT,
+             'placement.wsgi.api:application',
+             extra_env={'OS_PLACEMENT_CONFIG_DIR': str(etc('placement'))}),
+        wsgi('glance-api', topo.GLANCE_PORT, 'glance.wsgi.api:application',
+             config='glance',
+             extra_env={'OS_GLANCE_CONFIG_DIR': str(etc('glance'))}),
+        wsgi('neutron-api', topo.NEUTRON_PORT,
+             'neutron.wsgi.api:application', config='neutron',
+             extra_env={'OS_NEUTRON_CONFIG_DIR': str(etc('neutron')),
+                        'OS_NEUTRON_CONFIG_FILES':
+                            'neutron.conf;ml2_conf.ini'}),
+        wsgi('cinder-api', topo.CINDER_PORT, 'cinder.wsgi.api:application',
+             config='cinder', pyargv=' '.join(cinder_args)),
+        daemon('cinder-scheduler', 'cinder-scheduler', 'cinder',
+               ('volumev3', '/os-services', 'cinder-scheduler'),
+               args=cinder_args),
+        daemon('cinder-volume', 'cinder-volume', 'cinder',
+               ('volumev3', '/os-services', 'cinder-volume'),
+               args=cinder_args),
+        daemon('cinder-backup', 'cinder-backup', 'cinder',
+               ('volumev3', '/os-services', 'cinder-backup'),
+               args=cinder_args),
+        wsgi('nova-api', topo.NOVA_API_PORT,
+             'nova.wsgi.osapi_compute:application', config='nova',
+             extra_env={'OS_NOVA_CONFIG_DIR': str(etc('nova'))}),
+        daemon('nova-conductor', 'nova-conductor', 'nova',
+               ('compute', '/os-services', 'nova-conductor'),
+               args=nova_args),
+        daemon('nova-scheduler', 'nova-scheduler', 'nova',
+               ('compute', '/os-services', 'nova-scheduler'),
+               args=nova_args),
+        daemon('nova-compute', 'nova-compute', 'nova',
+               ('compute', '/os-services', 'nova-compute'),
+               args=nova_args),
+        wsgi('heat-api', topo.HEAT_API_PORT, 'heat.wsgi.api:application',
+             processes=2, config='heat', pyargv=' '.join(heat_args)),
+        daemon('heat-engine', 'heat-engine', 'heat',
+               ('orchestration', '/services', 'heat-engine'),
+               loads_rescuer=True, args=heat_args),
     ]
     if site.runs_mistral:
         services.append(Service(
-            site, 'mistral',
-            (str(paths.venv_bin('mistral-server')),
-             '--config-file', str(etc('mistral') / 'mistral.conf'),
-             '--server', 'api,engine,executor,notifier,periodic'),
-            env, probe_url=site.url(topo.MISTRAL_API_PORT, '/'),
-            probe_ok=(200, 300), config_dir=etc('mistral'),
-            loads_rescuer=True))
+            site, 'mistral', _daemon(
+                'mistral-server', '--config-file', conf('mistral'),
+                '--server', 'api,engine,executor,notifier,periodic'),
+            env, probe_url=api(topo.MISTRAL_API_PORT), probe_ok=(200, 300),
+            config_dir=etc('mistral'), loads_rescuer=True))
     return services
 
 

@@ -14,6 +14,27 @@ HOST = '127.0.0.1'
 KEYSTONE_PORT = 5000
 HEAT_API_PORT = 8004
 MISTRAL_API_PORT = 8989
+PLACEMENT_PORT = 8778
+NOVA_API_PORT = 8774
+GLANCE_PORT = 9292
+CINDER_PORT = 8776
+NEUTRON_PORT = 9696
+
+# Keystone catalog: (service name, type, port offset, path) of every API a
+# site runs besides Keystone itself.
+CATALOG = (
+    ('heat', 'orchestration', HEAT_API_PORT, '/v1/%(tenant_id)s'),
+    ('placement', 'placement', PLACEMENT_PORT, ''),
+    ('nova', 'compute', NOVA_API_PORT, '/v2.1'),
+    ('glance', 'image', GLANCE_PORT, ''),
+    ('cinderv3', 'volumev3', CINDER_PORT, '/v3/%(project_id)s'),
+    ('cinder', 'block-storage', CINDER_PORT, '/v3/%(project_id)s'),
+    ('neutron', 'network', NEUTRON_PORT, ''),
+)
+MISTRAL_CATALOG = ('mistral', 'workflowv2', MISTRAL_API_PORT, '/v2')
+
+# Service users (project `service`, role admin) every site has.
+SERVICE_USERS = ('heat', 'placement', 'nova', 'glance', 'cinder', 'neutron')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +45,9 @@ class Site:
     runs_mistral: bool
     # Declared attributes of the site, published in the DR site registry.
     country: str
+    # The external (flat) network's subnet: a documentation range that only
+    # lives in Neutron's database; no packet is ever sent to it.
+    external_cidr: str
 
     @property
     def short(self):
@@ -49,11 +73,25 @@ class Site:
         return self.url(MISTRAL_API_PORT, '/v2')
 
     @property
+    def catalog(self):
+        return CATALOG + ((MISTRAL_CATALOG,) if self.runs_mistral else ())
+
+    @property
+    def service_users(self):
+        return SERVICE_USERS + (('mistral',) if self.runs_mistral else ())
+
+    @property
     def databases(self):
-        names = ['keystone', 'heat']
+        names = ['keystone', 'heat', 'placement', 'nova_api', 'nova',
+                 'nova_cell0', 'glance', 'cinder', 'neutron']
         if self.runs_mistral:
             names.append('mistral')
         return ['%s_%s' % (self.short, name) for name in names]
+
+    @property
+    def peer(self):
+        """The other lab site: where this site's volumes replicate to."""
+        return next(s for s in SITES if s.name != self.name)
 
     @property
     def vhost(self):
@@ -67,10 +105,10 @@ def _port_base(env_name, default):
 SITES = (
     Site(name='site-a', region='RegionA', country='DE',
          port_base=_port_base('RESCUER_LAB_SITE_A_PORT_BASE', 20000),
-         runs_mistral=False),
+         runs_mistral=False, external_cidr='198.51.100.0/24'),
     Site(name='site-b', region='RegionB', country='DE',
          port_base=_port_base('RESCUER_LAB_SITE_B_PORT_BASE', 30000),
-         runs_mistral=True),
+         runs_mistral=True, external_cidr='203.0.113.0/24'),
 )
 
 
@@ -89,6 +127,12 @@ SERVICE_PACKAGES = (
     'mistral-extra',
     'mistral-lib',
     'keystone',
+    'openstack-placement',
+    'nova',
+    'glance',
+    'cinder',
+    'neutron',
+    'networking-sfc',
     'python-openstackclient',
     'uwsgi',
     'PyMySQL',

@@ -27,6 +27,7 @@ command -v gcc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server mariadb-client)
 command -v rabbitmq-server >/dev/null 2>&1 || need_apt+=(rabbitmq-server)
+command -v qemu-img >/dev/null 2>&1 || need_apt+=(qemu-utils)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing Debian packages: ${need_apt[*]}"
