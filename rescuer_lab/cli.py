@@ -1,8 +1,10 @@
 """``rescuer-lab``: the two-site OpenStack lab in one command."""
 
 import argparse
+import json
 import sys
 
+from rescuer_lab import filestore
 from rescuer_lab import lab
 from rescuer_lab import procs
 from rescuer_lab import topology as topo
@@ -65,6 +67,23 @@ def _cmd_recover(args):
     return 0
 
 
+def _cmd_replicate(args):
+    copied = lab.replicate(args.site, args.volume or None)
+    print(json.dumps(copied, indent=2))
+    return 0
+
+
+def _cmd_volume_data(args):
+    path = lab.volume_path(args.site, args.volume)
+    if args.action == 'write':
+        if not args.tag:
+            raise lab.LabError('volume-data write needs a TAG')
+        print(json.dumps(filestore.write_pattern(path, args.tag)))
+    else:
+        print(json.dumps(filestore.read_patterns(path), indent=2))
+    return 0
+
+
 def _cmd_env(args):
     print('\n'.join(lab.env_lines()))
     return 0
@@ -99,6 +118,21 @@ def build_parser():
         cmd.set_defaults(func=func)
     sub.add_parser('env', help='print export lines for the openstack CLI'
                    ).set_defaults(func=_cmd_env)
+    replicate = sub.add_parser(
+        'replicate', help='copy SITE\'s replicated volumes to their '
+                          'replicas now (the storage replication point)')
+    replicate.add_argument('site', type=_site, metavar='SITE')
+    replicate.add_argument('volume', nargs='*', metavar='VOLUME_ID',
+                           help='only these volumes')
+    replicate.set_defaults(func=_cmd_replicate)
+    data = sub.add_parser(
+        'volume-data', help='write or read tagged records in a lab volume '
+                            '(to check what survives a failover)')
+    data.add_argument('action', choices=('write', 'read'))
+    data.add_argument('site', type=_site, metavar='SITE')
+    data.add_argument('volume', metavar='VOLUME_ID')
+    data.add_argument('tag', nargs='?', metavar='TAG')
+    data.set_defaults(func=_cmd_volume_data)
     return parser
 
 

@@ -13,6 +13,7 @@ import jinja2
 import yaml
 
 from rescuer_lab import content
+from rescuer_lab import filestore
 from rescuer_lab import identity
 from rescuer_lab import infra
 from rescuer_lab import installer
@@ -384,6 +385,22 @@ def status(sites=topo.SITES):
                 pid, service.probe_url or
                 'reported up by %s %s' % service.reported_by[:2])))
     return rows
+
+
+# ------------------------------------------------------------ volume data
+
+def volume_path(site, volume_id):
+    """The file holding a lab volume's bytes at ``site``."""
+    path = filestore.volume_file(paths.volumes_dir(site), volume_id)
+    if not path.exists():
+        raise LabError('no volume %s at %s (looked for %s)'
+                       % (volume_id, site.name, path))
+    return path
+
+
+def replicate(site, volume_ids=None):
+    """Copy ``site``'s replicated volumes to their replicas now."""
+    return filestore.replicate(paths.volumes_dir(site), volume_ids)
 
 
 # ------------------------------------------------------------ client files

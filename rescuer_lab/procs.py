@@ -65,27 +65,55 @@ def _signal_group(pid, sig):
         pass
 
 
-def _wait_gone(pid, timeout):
+def _group_members(pgid):
+    members = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != 'Z':
+            members.append(int(entry))
+    return members
+
+
+def _orphaned_group(pid_file):
+    """The group of a dead leader whose children (e.g. privsep helpers,
+    reparented to init) live on.  While any member lives, the kernel does
+    not hand that number out again, so it is still the service's group."""
+    try:
+        pgid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pgid if _group_members(pgid) else None
+
+
+def _group_gone(pgid, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.waitpid(pid, os.WNOHANG)
+        gone = not _group_members(pgid)
+        try:  # reap the leader when it is our own child (zombie)
+            os.waitpid(pgid, os.WNOHANG)
         except ChildProcessError:
             pass
-        if _start_time(pid) is None or _is_zombie(pid):
+        if gone:
             return True
         time.sleep(0.1)
     return False
 
 
 def stop(pid_file, timeout=15):
-    """SIGTERM the process group, then SIGKILL it if it lingers."""
+    """SIGTERM the process group, then SIGKILL what lingers."""
     pid = running_pid(pid_file)
-    if pid is not None:
-        _signal_group(pid, signal.SIGTERM)
-        if not _wait_gone(pid, timeout):
-            _signal_group(pid, signal.SIGKILL)
-            _wait_gone(pid, 5)
+    group = pid if pid is not None else _orphaned_group(pid_file)
+    if group is not None:
+        _signal_group(group, signal.SIGTERM)
+        if not _group_gone(group, timeout):
+            _signal_group(group, signal.SIGKILL)
+            _group_gone(group, 5)
     pid_file.unlink(missing_ok=True)
     return pid
 
@@ -93,9 +121,10 @@ def stop(pid_file, timeout=15):
 def kill(pid_file):
     """SIGKILL the process group at once: what a site loss looks like."""
     pid = running_pid(pid_file)
-    if pid is not None:
-        _signal_group(pid, signal.SIGKILL)
-        _wait_gone(pid, 5)
+    group = pid if pid is not None else _orphaned_group(pid_file)
+    if group is not None:
+        _signal_group(group, signal.SIGKILL)
+        _group_gone(group, 5)
     pid_file.unlink(missing_ok=True)
     return pid
 

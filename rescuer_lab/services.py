@@ -12,7 +12,8 @@ from rescuer_lab import paths
 from rescuer_lab import topology as topo
 
 
-RESCUER_PACKAGES = ('rescuer', 'rescuer_heat', 'rescuer_mistral')
+RESCUER_CODE = ('rescuer', 'rescuer_heat', 'rescuer_mistral')
+LAB_DRIVERS = ('rescuer_lab/drivers', 'rescuer_lab/filestore.py')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,10 +26,10 @@ class Service:
     # HTTP statuses that count as an answer.
     probe_url: typing.Optional[str] = None
     probe_ok: typing.Tuple[int, ...] = (200,)
-    # Configuration directory, and whether the service loads Rescuer's
-    # code: a change to either means a restart on the next `up`.
+    # Configuration directory, and the packages of this checkout the
+    # service loads: a change to either means a restart on the next `up`.
     config_dir: typing.Optional[pathlib.Path] = None
-    loads_rescuer: bool = False
+    loads_code: typing.Tuple[str, ...] = ()
     # For a service without an API of its own: (service type, path, binary)
     # of the API that reports it, e.g. Nova's os-services for nova-compute.
     reported_by: typing.Optional[typing.Tuple[str, str, str]] = None
@@ -56,11 +57,12 @@ class Service:
             (k, v) for k, v in self.env.items()
             if k.startswith(('OS_', 'RESCUER_'))))).encode())
         files = sorted(self.config_dir.rglob('*')) if self.config_dir else []
-        if self.loads_rescuer:
+        if self.loads_code:
             source = paths.source_dir()
             files += [source / 'setup.cfg'] + sorted(
-                f for package in RESCUER_PACKAGES
-                for f in (source / package).rglob('*.py'))
+                f for package in self.loads_code
+                for f in ([source / package] if package.endswith('.py')
+                          else (source / package).rglob('*.py')))
         for path in files:
             if path.is_file():
                 digest.update(str(path).encode())
@@ -106,18 +108,19 @@ def for_site(site):
     api = lambda offset, path='/': site.url(offset, path)  # noqa: E731
 
     def wsgi(name, port, module, processes=1, config=None, extra_env=None,
-             pyargv=None, ok=(200, 300), probe_path='/'):
+             pyargv=None, ok=(200, 300), probe_path='/', loads_code=()):
         service_env = dict(env, **(extra_env or {}))
         return Service(site, name, _uwsgi(site, site.port(port), module,
                                           processes, pyargv),
                        service_env, probe_url=api(port, probe_path),
-                       probe_ok=ok, config_dir=etc(config or name))
+                       probe_ok=ok, config_dir=etc(config or name),
+                       loads_code=loads_code)
 
-    def daemon(name, binary, config, reported_by=None, loads_rescuer=False,
+    def daemon(name, binary, config, reported_by=None, loads_code=(),
                args=()):
         return Service(site, name, _daemon(binary, *args), env,
                        config_dir=etc(config), reported_by=reported_by,
-                       loads_rescuer=loads_rescuer)
+                       loads_code=loads_code)
 
     cinder_args = ('--config-file', conf('cinder'))
     nova_args = ('--config-file', conf('nova'))
@@ -136,7 +139,8 @@ def for_site(site):
              'neutron.wsgi.api:application', config='neutron',
              extra_env={'OS_NEUTRON_CONFIG_DIR': str(etc('neutron')),
                         'OS_NEUTRON_CONFIG_FILES':
-                            'neutron.conf;ml2_conf.ini'}),
+                            'neutron.conf;ml2_conf.ini'},
+             loads_code=LAB_DRIVERS),
         wsgi('cinder-api', topo.CINDER_PORT, 'cinder.wsgi.api:application',
              config='cinder', pyargv=' '.join(cinder_args)),
         daemon('cinder-scheduler', 'cinder-scheduler', 'cinder',
@@ -144,7 +148,7 @@ def for_site(site):
                args=cinder_args),
         daemon('cinder-volume', 'cinder-volume', 'cinder',
                ('volumev3', '/os-services', 'cinder-volume'),
-               args=cinder_args),
+               loads_code=LAB_DRIVERS, args=cinder_args),
         daemon('cinder-backup', 'cinder-backup', 'cinder',
                ('volumev3', '/os-services', 'cinder-backup'),
                args=cinder_args),
@@ -164,7 +168,7 @@ def for_site(site):
              processes=2, config='heat', pyargv=' '.join(heat_args)),
         daemon('heat-engine', 'heat-engine', 'heat',
                ('orchestration', '/services', 'heat-engine'),
-               loads_rescuer=True, args=heat_args),
+               loads_code=RESCUER_CODE, args=heat_args),
     ]
     if site.runs_mistral:
         services.append(Service(
@@ -172,7 +176,7 @@ def for_site(site):
                 'mistral-server', '--config-file', conf('mistral'),
                 '--server', 'api,engine,executor,notifier,periodic'),
             env, probe_url=api(topo.MISTRAL_API_PORT), probe_ok=(200, 300),
-            config_dir=etc('mistral'), loads_rescuer=True))
+            config_dir=etc('mistral'), loads_code=RESCUER_CODE))
     return services
 
 

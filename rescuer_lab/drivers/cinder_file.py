@@ -171,7 +171,13 @@ class LabFileDriver(driver.VolumeDriver):
                 'data': {'device_path': str(self._path(volume))}}
 
     def terminate_connection(self, volume, connector, **kwargs):
-        pass
+        # A user of the `local` connector may have opened the file with
+        # O_TRUNC (cinder-backup's restore does, harmless on a block
+        # device): give the volume back its full size.
+        path = self._path(volume)
+        if path.exists() and os.path.getsize(path) < volume.size * \
+                filestore.GiB:
+            filestore.resize(path, volume.size)
 
     def create_export(self, context, volume, connector):
         pass

@@ -89,14 +89,20 @@ def test_site_ports_and_names():
     site_a, site_b = topology.SITES
     assert site_a.keystone_url == 'http://127.0.0.1:25000/v3'
     assert site_b.mistral_url == 'http://127.0.0.1:38989/v2'
-    assert site_a.databases == ['site_a_keystone', 'site_a_heat']
-    assert site_b.databases == ['site_b_keystone', 'site_b_heat',
-                                'site_b_mistral']
+    assert site_a.databases == [
+        'site_a_keystone', 'site_a_heat', 'site_a_placement',
+        'site_a_nova_api', 'site_a_nova', 'site_a_nova_cell0',
+        'site_a_glance', 'site_a_cinder', 'site_a_neutron']
+    assert site_b.databases[-1] == 'site_b_mistral'
+    assert site_a.peer is site_b and site_b.peer is site_a
     with pytest.raises(KeyError, match='the lab has: site-a, site-b'):
         topology.site('site-c')
 
 
 def test_configs_render_with_site_values_privately(lab_dir):
+    paste = lab_dir / 'venv' / 'etc' / 'nova' / 'api-paste.ini'
+    paste.parent.mkdir(parents=True)
+    paste.write_text('[composite:osapi_compute]\n')
     secrets = lab_secrets.Secrets()
     site_b = topology.site('site-b')
     lab.write_configs(site_b, secrets)
@@ -111,13 +117,41 @@ def test_configs_render_with_site_values_privately(lab_dir):
     mistral_conf = lab_dir / 'site-b' / 'etc' / 'mistral' / 'mistral.conf'
     assert 'port = 38989' in mistral_conf.read_text()
     assert 'run_in_api = false' in mistral_conf.read_text()
+    cinder_conf = (lab_dir / 'site-b' / 'etc' / 'cinder' /
+                   'cinder.conf').read_text()
+    # site-b's replicas land in storage site-a's backend owns.
+    assert ('replication_device = backend_id:site-a,replica_dir:%s'
+            % (lab_dir / 'site-a' / 'volumes' / 'from-site-b')) in cinder_conf
+    assert 'backup_posix_path = %s/backups' % lab_dir in cinder_conf
+    assert (lab_dir / 'site-b' / 'etc' / 'nova' / 'api-paste.ini').exists()
+    sudo = lab_dir / 'bin' / 'sudo'
+    assert os.access(sudo, os.X_OK)
 
 
-def test_site_a_runs_no_mistral(lab_dir):
+SITE_SERVICES = [
+    'keystone', 'placement', 'glance-api', 'neutron-api', 'cinder-api',
+    'cinder-scheduler', 'cinder-volume', 'cinder-backup', 'nova-api',
+    'nova-conductor', 'nova-scheduler', 'nova-compute', 'heat-api',
+    'heat-engine']
+
+
+def test_only_site_b_runs_mistral(lab_dir):
     names = [s.name for s in services.for_site(topology.site('site-a'))]
-    assert names == ['keystone', 'heat-api', 'heat-engine']
+    assert names == SITE_SERVICES
     names = [s.name for s in services.for_site(topology.site('site-b'))]
-    assert names == ['keystone', 'heat-api', 'heat-engine', 'mistral']
+    assert names == SITE_SERVICES + ['mistral']
+
+
+def test_services_without_api_are_checked_through_the_api_reporting_them():
+    by_name = {s.name: s for s in services.for_site(topology.site('site-a'))}
+    assert by_name['nova-compute'].reported_by == (
+        'compute', '/os-services', 'nova-compute')
+    assert by_name['cinder-volume'].reported_by == (
+        'volumev3', '/os-services', 'cinder-volume')
+    assert by_name['heat-engine'].reported_by == (
+        'orchestration', '/services', 'heat-engine')
+    for service in by_name.values():
+        assert service.probe_url or service.reported_by, service.name
 
 
 def test_services_listen_on_loopback_only():
