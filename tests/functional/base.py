@@ -121,3 +121,70 @@ def start_execution(workflow, inputs=None, cloud='site-b'):
     if inputs is not None:
         args.append(json.dumps(inputs))
     return cli_json(cloud, *args)['ID']
+
+
+# ------------------------------------------------------------------ volumes
+
+VOLUME_MICROVERSION = {'OpenStack-API-Version': 'volume 3.38'}
+
+
+def volume_call(cloud, method, path, body=None, ok=(200, 202)):
+    """A Cinder REST call (microversion 3.38) as ``cloud``; returns JSON."""
+    sess, endpoint = api(cloud, 'volumev3')
+    response = sess.request(path, method, json=body,
+                            endpoint_filter=endpoint,
+                            headers=VOLUME_MICROVERSION, raise_exc=False)
+    assert response.status_code in ok, (method, path, response.status_code,
+                                        response.text)
+    return response.json() if response.text else {}
+
+
+def wait_volume(cloud, volume_id, field='status', want=('available',),
+                timeout=120):
+    def reached():
+        volume = volume_call(cloud, 'GET', '/volumes/%s' % volume_id)['volume']
+        if volume['status'] == 'error' and 'error' not in want:
+            raise AssertionError('volume %s went to error' % volume_id)
+        return volume if volume[field] in want else None
+    return wait_for(reached, timeout, what='volume %s %s in %s'
+                    % (volume_id, field, want))
+
+
+def wait_backup(cloud, backup_id, timeout=180):
+    def done():
+        backup = volume_call(cloud, 'GET', '/backups/%s' % backup_id)['backup']
+        assert backup['status'] != 'error', backup
+        return backup if backup['status'] == 'available' else None
+    return wait_for(done, timeout, what='backup %s' % backup_id)
+
+
+def create_volume(cloud, name, volume_type=None, size=1):
+    args = ['volume', 'create', '--size', str(size), name]
+    if volume_type:
+        args[2:2] = ['--type', volume_type]
+    volume_id = cli_json(cloud, *args)['id']
+    wait_volume(cloud, volume_id)
+    return volume_id
+
+
+def delete_volume(cloud, volume_id):
+    volume_call(cloud, 'DELETE', '/volumes/%s' % volume_id,
+                ok=(202, 404))
+
+
+def tags(site, volume_id):
+    """Tags of the pattern records in a lab volume (`rescuer-lab
+    volume-data read`)."""
+    records = json.loads(rescuer_lab('volume-data', 'read', site,
+                                     volume_id).stdout)
+    assert all('error' not in record for record in records), records
+    return [record['tag'] for record in records]
+
+
+def write_tag(site, volume_id, tag):
+    rescuer_lab('volume-data', 'write', site, volume_id, tag)
+
+
+def volume_file(site, volume_id):
+    return (pathlib.Path(lab_env()['RESCUER_LAB_DIR']) / site / 'volumes' /
+            ('volume-%s' % volume_id))
