@@ -127,8 +127,8 @@ def _write_sudo_shim():
 
 
 def _conf(site, directory, name=None):
-    return str(paths.etc_dir(site, directory) / (name or
-                                                  '%s.conf' % directory))
+    name = name or '%s.conf' % directory
+    return str(paths.etc_dir(site, directory) / name)
 
 
 def _run_tool(site, argv, what, ok=(0,)):

@@ -320,10 +320,11 @@ class LabFileDriver(driver.VolumeDriver):
             volume_updates.append({'volume_id': volume.id, 'updates': (
                 self._failback_one(volume) if failing_back
                 else self._failover_one(volume))})
-        group_updates = [{'group_id': group.id, 'updates': {
-            'replication_status': (fields.ReplicationStatus.ENABLED
-                                   if failing_back else
-                                   fields.ReplicationStatus.FAILED_OVER)}}
+        group_status = (fields.ReplicationStatus.ENABLED if failing_back
+                        else fields.ReplicationStatus.FAILED_OVER)
+        group_updates = [
+            {'group_id': group.id,
+             'updates': {'replication_status': group_status}}
             for group in groups or [] if group.is_replicated]
         self._active_backend_id = new_id
         return new_id, volume_updates, group_updates

@@ -1,5 +1,6 @@
 """`rescuer-lab fail` is a real site loss; `recover` brings it back."""
 
+import random
 import socket
 
 import pytest
@@ -11,7 +12,9 @@ heat_template_version: 2021-04-16
 resources:
   rs: {type: OS::Heat::RandomString}
 '''
-SITE_A_PORTS = (25000, 28004)  # Keystone, Heat API
+VNF_SITE = str(base.REPO / 'examples' / 'vnf-site.yaml')
+# Keystone, Heat, Nova, Placement, Glance, Cinder, Neutron.
+SITE_A_PORTS = (25000, 28004, 28774, 28778, 29292, 28776, 29696)
 
 
 def _answers(port):
@@ -21,18 +24,45 @@ def _answers(port):
 
 
 @pytest.fixture
-def stack_at_site_a(template):
-    name = base.unique('survivor')
-    base.cli('site-a', 'stack', 'create', '--wait', '-t',
-             template(RANDOM_STRING), name)
-    yield name
-    base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name)
+def site_a_workload():
+    """A VNF stack and a replicated volume with data at site-a."""
+    stack = base.unique('survivor')
+    base.cli('site-a', 'stack', 'create', '--wait', '-t', VNF_SITE,
+             '--parameter', 'service_port=%d' % random.randint(1024, 65535),
+             stack)
+    volume = base.create_volume('site-a', base.unique('rep'),
+                                'lab-replicated')
+    base.write_tag('site-a', volume, 'replicated')
+    base.rescuer_lab('replicate', 'site-a', volume)
+    base.write_tag('site-a', volume, 'not-yet-replicated')
+    yield stack, volume
+    base.rescuer_lab('recover', 'site-a')
+    base.cli('site-a', 'stack', 'delete', '--yes', '--wait', stack)
+    base.delete_volume('site-a', volume)
 
 
-def test_site_a_loss_leaves_site_b_and_mistral_working(stack_at_site_a,
-                                                       template):
-    before = base.cli_json('site-a', 'stack', 'show', stack_at_site_a)
+def _stack_state(stack):
+    resources = base.cli_json('site-a', 'stack', 'resource', 'list', stack)
+    sess, endpoint = base.api('site-a', 'compute')
+    servers = {r['resource_name']: sess.get(
+        '/servers/%s' % r['physical_resource_id'],
+        endpoint_filter=endpoint).json()['server']['status']
+        for r in resources if r['resource_type'] == 'OS::Nova::Server'}
+    volumes = {r['resource_name']: base.volume_call(
+        'site-a', 'GET', '/volumes/%s' % r['physical_resource_id'])[
+            'volume']['status']
+        for r in resources if r['resource_type'] == 'OS::Cinder::Volume'}
+    return base.cli_json('site-a', 'stack', 'show', stack)[
+        'stack_status'], servers, volumes
+
+
+def test_site_a_loss_and_recovery(site_a_workload, template):
+    stack, volume = site_a_workload
+    assert _stack_state(stack) == (
+        'CREATE_COMPLETE', {'function': 'ACTIVE', 'client': 'ACTIVE'},
+        {'boot_volume': 'in-use', 'data_volume': 'in-use'})
     base.ensure_workbook(base.REPO / 'workbooks' / 'rescuer_sites.yaml')
+    managed = None
     try:
         base.rescuer_lab('fail', 'site-a')
 
@@ -40,9 +70,9 @@ def test_site_a_loss_leaves_site_b_and_mistral_working(stack_at_site_a,
             assert not _answers(port), port
         status = base.rescuer_lab('status', check=False)
         assert status.returncode == 1
-        assert ('down: site-a keystone, site-a heat-api, site-a heat-engine'
-                in status.stderr)
-        assert 'site-b mistral      up' in status.stdout
+        assert 'down: site-a keystone, site-a placement' in status.stderr
+        assert 'site-b' not in status.stderr
+        assert 'site-b mistral           up' in status.stdout
 
         # site-b keeps working: Heat and Mistral.
         name = base.unique('during-disaster')
@@ -58,10 +88,23 @@ def test_site_a_loss_leaves_site_b_and_mistral_working(stack_at_site_a,
         assert both['state'] == 'ERROR'
         assert both['output']['error'].startswith(
             'ListStacksAction: site site-a does not answer')
+
+        # With site-a's control plane dead, site-b's Cinder takes the
+        # replica over (manage-existing): the data of the replication point.
+        managed = base.cli_json(
+            'site-b-admin', 'volume', 'create', '--remote-source',
+            'source-name=from-site-a/volume-%s' % volume, '--host',
+            'site-b@lab#lab', '--non-bootable', base.unique('takeover'))['id']
+        base.wait_volume('site-b-admin', managed)
+        assert base.tags('site-b', managed) == ['replicated']
     finally:
         base.rescuer_lab('recover', 'site-a')
+        if managed:
+            base.delete_volume('site-b-admin', managed)
 
     assert base.rescuer_lab('status', check=False).returncode == 0
-    after = base.cli_json('site-a', 'stack', 'show', stack_at_site_a)
-    assert after['id'] == before['id']
-    assert after['stack_status'] == 'CREATE_COMPLETE'
+    # Recovered on its surviving databases: the workload is all there.
+    assert _stack_state(stack) == (
+        'CREATE_COMPLETE', {'function': 'ACTIVE', 'client': 'ACTIVE'},
+        {'boot_volume': 'in-use', 'data_volume': 'in-use'})
+    assert base.tags('site-a', volume) == ['replicated', 'not-yet-replicated']
