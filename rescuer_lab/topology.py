@@ -106,7 +106,7 @@ SITES = (
     Site(name='site-a', region='RegionA', country='DE',
          port_base=_port_base('RESCUER_LAB_SITE_A_PORT_BASE', 20000),
          runs_mistral=False, external_cidr='198.51.100.0/24'),
-    Site(name='site-b', region='RegionB', country='DE',
+    Site(name='site-b', region='RegionB', country='FR',
          port_base=_port_base('RESCUER_LAB_SITE_B_PORT_BASE', 30000),
          runs_mistral=True, external_cidr='203.0.113.0/24'),
 )
