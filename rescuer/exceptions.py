@@ -19,3 +19,20 @@ class UnknownSite(RescuerError):
 
 class SiteUnreachable(RescuerError):
     """A site's Keystone or service endpoint does not answer."""
+
+
+class NotFound(RescuerError):
+    """A remote object does not exist (any more)."""
+
+
+class RemoteError(RescuerError):
+    """A site's API refused a request; the message is the API's own."""
+
+    def __init__(self, site, method, path, status, message):
+        self.status = status
+        super().__init__('site %s refused %s %s (HTTP %d): %s'
+                         % (site, method, path, status, message))
+
+
+class InvalidTemplate(RescuerError):
+    """A template Rescuer is given cannot serve its purpose."""

@@ -1,4 +1,4 @@
-"""Thin helpers over Heat's REST API at a site."""
+"""Thin helpers over Heat's REST API at a site (through keystoneauth)."""
 
 from keystoneauth1 import exceptions as ks_exc
 
@@ -8,10 +8,101 @@ _UNREACHABLE = (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
                 ks_exc.DiscoveryFailure, ks_exc.ServiceUnavailable,
                 ks_exc.BadGateway, ks_exc.GatewayTimeout)
 
+# Tag a recovery-site stack carries while it serves a failed-over group:
+# deleting the protection side then never deletes the serving stack.
+FAILED_OVER_TAG = 'rescuer-failed-over'
+
 
 def _short(exc):
     """The first clause of a keystoneauth error, without urllib3's story."""
     return str(exc).split(': HTTPConnectionPool')[0]
+
+
+class HeatAPI:
+    """Heat at one site, for one session."""
+
+    def __init__(self, session, site):
+        self.session = session
+        self.site = site
+
+    def _call(self, method, path, body=None, ok=(200, 201, 202, 204)):
+        try:
+            response = self.session.request(
+                path, method, json=body, raise_exc=False,
+                endpoint_filter={'service_type': 'orchestration',
+                                 'interface': 'public',
+                                 'region_name': self.site.region})
+        except ks_exc.EndpointNotFound:
+            raise exceptions.SiteUnreachable(
+                'site %s has no orchestration endpoint in region %s'
+                % (self.site.name, self.site.region))
+        except _UNREACHABLE as exc:
+            raise exceptions.SiteUnreachable(
+                'site %s does not answer: %s' % (self.site.name,
+                                                 _short(exc)))
+        except ks_exc.Unauthorized as exc:
+            raise exceptions.SiteUnreachable(
+                "site %s refused Rescuer's credentials: %s"
+                % (self.site.name, _short(exc)))
+        if response.status_code == 404:
+            raise exceptions.NotFound('%s %s: not found at site %s'
+                                      % (method, path, self.site.name))
+        if response.status_code not in ok:
+            raise exceptions.RemoteError(self.site.name, method, path,
+                                         response.status_code,
+                                         _error_message(response))
+        return response.json() if response.text else {}
+
+    def list_stacks(self, **filters):
+        query = '&'.join('%s=%s' % item for item in sorted(filters.items()))
+        stacks = self._call('GET', '/stacks' + ('?' + query if query
+                                                else ''))['stacks']
+        return [{'id': s['id'], 'name': s['stack_name'],
+                 'status': s['stack_status']} for s in stacks]
+
+    def create_stack(self, name, template, parameters=None, tags=(),
+                     timeout_mins=None):
+        body = {'stack_name': name, 'template': template,
+                'parameters': parameters or {}, 'disable_rollback': True,
+                'tags': ','.join(tags)}
+        if timeout_mins:
+            body['timeout_mins'] = timeout_mins
+        return self._call('POST', '/stacks', body)['stack']['id']
+
+    def update_stack(self, stack_id, template=None, parameters=None,
+                     tags=None, existing=True):
+        """Update in place; with ``existing`` unspecified values are kept
+        (PATCH), as ``openstack stack update --existing`` does."""
+        body = {'parameters': parameters or {}, 'disable_rollback': True}
+        if template is not None:
+            body['template'] = template
+        if tags is not None:
+            body['tags'] = ','.join(tags)
+        self._call('PATCH' if existing else 'PUT',
+                   '/stacks/%s' % self._path(stack_id), body)
+
+    def get_stack(self, stack_id):
+        return self._call('GET', '/stacks/%s' % self._path(stack_id))['stack']
+
+    def delete_stack(self, stack_id):
+        self._call('DELETE', '/stacks/%s' % self._path(stack_id))
+
+    def validate(self, template, parameters=None):
+        return self._call('POST', '/validate', {
+            'template': template, 'parameters': parameters or {}})
+
+    @staticmethod
+    def _path(stack_id):
+        # GET /stacks/{id} redirects to /stacks/{name}/{id}; both work.
+        return stack_id
+
+
+def _error_message(response):
+    try:
+        error = response.json().get('error', {})
+        return error.get('message') or response.text
+    except ValueError:
+        return response.text
 
 
 def list_stacks(session, site):
@@ -19,21 +110,4 @@ def list_stacks(session, site):
 
     :raises SiteUnreachable: when the site's Keystone or Heat does not answer.
     """
-    try:
-        response = session.get('/stacks', endpoint_filter={
-            'service_type': 'orchestration', 'interface': 'public',
-            'region_name': site.region})
-    except ks_exc.EndpointNotFound:
-        raise exceptions.SiteUnreachable(
-            'site %s has no orchestration endpoint in region %s'
-            % (site.name, site.region))
-    except _UNREACHABLE as exc:
-        raise exceptions.SiteUnreachable(
-            'site %s does not answer: %s' % (site.name, _short(exc)))
-    except ks_exc.Unauthorized as exc:
-        raise exceptions.SiteUnreachable(
-            'site %s refused Rescuer\'s credentials: %s'
-            % (site.name, _short(exc)))
-    return [{'id': s['id'], 'name': s['stack_name'],
-             'status': s['stack_status']}
-            for s in response.json()['stacks']]
+    return HeatAPI(session, site).list_stacks()

@@ -1,0 +1,64 @@
+"""Recovery-site stacks and their standby levels.
+
+A recovery-site template declares a ``standby_level`` parameter; its VNF
+resources carry HOT conditions on it:
+
+- ``cold``:   nothing that consumes compute is created (networks, volumes
+  the replication needs may exist);
+- ``hot``:    everything is created but not in service;
+- ``active``: everything is created and serving.
+
+Changing the level is a stack update of that one parameter (PATCH), so the
+resources that exist at both levels keep their physical ids.
+"""
+
+import yaml
+
+from rescuer import exceptions
+
+LEVELS = (COLD, HOT, ACTIVE) = ('cold', 'hot', 'active')
+LEVEL_PARAMETER = 'standby_level'
+
+
+def parse_template(text):
+    """A HOT template (YAML text or a mapping) as a mapping."""
+    if isinstance(text, dict):
+        return text
+    try:
+        template = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise exceptions.InvalidTemplate('not valid YAML: %s' % exc)
+    if not isinstance(template, dict):
+        raise exceptions.InvalidTemplate('a HOT template is a mapping')
+    return template
+
+
+def check_template(template):
+    """Refuse a recovery-site template without a usable standby parameter."""
+    template = parse_template(template)
+    if 'heat_template_version' not in template:
+        raise exceptions.InvalidTemplate('heat_template_version is missing')
+    parameter = (template.get('parameters') or {}).get(LEVEL_PARAMETER)
+    if not isinstance(parameter, dict):
+        raise exceptions.InvalidTemplate(
+            'the template must declare a "%s" parameter (one of: %s)'
+            % (LEVEL_PARAMETER, ', '.join(LEVELS)))
+    allowed = set()
+    for constraint in parameter.get('constraints') or []:
+        allowed.update(constraint.get('allowed_values') or [])
+    if allowed and not set(LEVELS) <= allowed:
+        raise exceptions.InvalidTemplate(
+            'parameter "%s" must allow %s (it allows %s)'
+            % (LEVEL_PARAMETER, ', '.join(LEVELS),
+               ', '.join(sorted(map(str, allowed)))))
+    return template
+
+
+def parameters(level, extra=None):
+    if level not in LEVELS:
+        raise exceptions.InvalidTemplate(
+            'unknown standby level %r (one of: %s)'
+            % (level, ', '.join(LEVELS)))
+    params = dict(extra or {})
+    params[LEVEL_PARAMETER] = level
+    return params
