@@ -2,7 +2,7 @@
 
 Two ways in:
 - :func:`site_session` - the site's own credentials from the registry's
-  clouds file (an application credential), through that site's Keystone;
+  clouds file, through that site's own Keystone;
 - :func:`token_session` - a caller's token (e.g. Mistral's action
   context), used when the caller authenticated against the same Keystone,
   so the caller's own roles and project scoping apply.

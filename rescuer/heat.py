@@ -51,7 +51,9 @@ class HeatAPI:
             raise exceptions.RemoteError(self.site.name, method, path,
                                          response.status_code,
                                          _error_message(response))
-        return response.json() if response.text else {}
+        if 'json' not in response.headers.get('Content-Type', ''):
+            return {}  # e.g. 202 Accepted on update, 204 on delete
+        return response.json()
 
     def list_stacks(self, **filters):
         query = '&'.join('%s=%s' % item for item in sorted(filters.items()))
@@ -98,11 +100,14 @@ class HeatAPI:
 
 
 def _error_message(response):
+    """The most specific message in a Heat error body."""
     try:
-        error = response.json().get('error', {})
-        return error.get('message') or response.text
+        body = response.json()
     except ValueError:
         return response.text
+    error = body.get('error') or {}
+    return (error.get('message') or body.get('explanation') or
+            body.get('title') or response.text)
 
 
 def list_stacks(session, site):

@@ -1,11 +1,14 @@
 """``rescuer-lab``: the two-site OpenStack lab in one command."""
 
 import argparse
+import contextlib
+import fcntl
 import json
 import sys
 
 from rescuer_lab import filestore
 from rescuer_lab import lab
+from rescuer_lab import paths
 from rescuer_lab import procs
 from rescuer_lab import topology as topo
 
@@ -136,10 +139,33 @@ def build_parser():
     return parser
 
 
+# Commands that change the lab run one at a time (an `up` racing a `down`
+# would leave half a site).
+EXCLUSIVE = ('up', 'down', 'fail', 'recover')
+
+
+@contextlib.contextmanager
+def _lab_lock(command):
+    if command not in EXCLUSIVE:
+        yield
+        return
+    path = paths.lab_dir() / '.lock'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'w') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print('rescuer-lab: waiting for another rescuer-lab command to '
+                  'finish', file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _lab_lock(args.command):
+            return args.func(args)
     except (lab.LabError, RuntimeError) as exc:
         print('rescuer-lab: %s' % exc, file=sys.stderr)
         return 1

@@ -7,9 +7,15 @@ Per site:
   runs), admin there, as Heat and Mistral expect;
 - domain ``heat`` with ``heat_domain_admin`` for Heat's stack users;
 - project ``nfv`` (the tenant whose VNFs are protected) with the operator
-  ``nfv-operator`` and Rescuer's own user ``rescuer``;
-- an application credential of ``rescuer`` in ``nfv``: the credential
-  Rescuer's Mistral actions use to reach this site through its own Keystone.
+  ``nfv-operator`` and Rescuer's own user ``rescuer``, whose password is
+  the credential Rescuer uses to reach this site through its own Keystone.
+
+Why a password and not an application credential: Heat creates a trust
+when it creates a stack, and Keystone refuses trusts to tokens of
+application credentials ("Delegated tokens cannot manage trusts") unless
+``[security_compliance] allow_insecure_application_credential_trust_
+escalation`` is set.  Rescuer creates stacks at the DR site (standby
+stacks) and at the primary (failback), so its credential must be able to.
 """
 
 import openstack
@@ -20,7 +26,6 @@ from keystoneauth1.identity import v3
 NFV_PROJECT = 'nfv'
 OPERATOR = 'nfv-operator'
 RESCUER_USER = 'rescuer'
-APP_CRED_NAME = 'rescuer-dr'
 
 
 def admin_auth(site, secrets):
@@ -118,7 +123,6 @@ def configure(site, secrets):
         _grant(conn, user, member, project=nfv)
         _grant(conn, user, stack_owner, project=nfv)
     conn.close()
-    return ensure_app_credential(site, secrets)
 
 
 def user_auth(site, secrets, username, project=NFV_PROJECT):
@@ -126,42 +130,6 @@ def user_auth(site, secrets, username, project=NFV_PROJECT):
                 password=secrets.get('%s/%s' % (site.name, username)),
                 project_name=project, user_domain_name='Default',
                 project_domain_name='Default')
-
-
-def _app_credential_works(site, cred_id, secret):
-    auth = v3.ApplicationCredential(auth_url=site.keystone_url,
-                                    application_credential_id=cred_id,
-                                    application_credential_secret=secret)
-    try:
-        ks_session.Session(auth=auth).get_token()
-        return True
-    except ks_exc.ClientException:
-        return False
-
-
-def ensure_app_credential(site, secrets):
-    """Rescuer's application credential at ``site``: (id, secret).
-
-    Unrestricted, because Heat's trust-based deferred authentication must
-    create a trust when Rescuer creates a stack with it (failback).
-    """
-    key = '%s/rescuer-app-cred' % site.name
-    cred_id = secrets.peek(key)
-    secret = secrets.get('%s/rescuer-app-cred-secret' % site.name)
-    if cred_id and _app_credential_works(site, cred_id, secret):
-        return cred_id, secret
-    conn = openstack.connect(region_name=site.region,
-                             **user_auth(site, secrets, RESCUER_USER))
-    user_id = conn.current_user_id
-    old = conn.identity.find_application_credential(user_id, APP_CRED_NAME)
-    if old is not None:
-        conn.identity.delete_application_credential(user_id, old.id)
-    cred = conn.identity.create_application_credential(
-        user_id, name=APP_CRED_NAME, secret=secret, unrestricted=True,
-        description='Rescuer DR orchestration (written by rescuer-lab)')
-    conn.close()
-    secrets.set(key, cred.id)
-    return cred.id, secret
 
 
 _ADMIN_SESSIONS = {}

@@ -405,12 +405,9 @@ def replicate(site, volume_ids=None):
 
 # ------------------------------------------------------------ client files
 
-def _cloud(site, auth, auth_type=None):
-    cloud = {'auth': auth, 'region_name': site.region,
-             'identity_api_version': 3, 'interface': 'public'}
-    if auth_type:
-        cloud['auth_type'] = auth_type
-    return cloud
+def _cloud(site, auth):
+    return {'auth': auth, 'region_name': site.region,
+            'identity_api_version': 3, 'interface': 'public'}
 
 
 def write_client_files(secrets):
@@ -422,12 +419,8 @@ def write_client_files(secrets):
             site, secrets, identity.OPERATOR))
         clouds['%s-admin' % site.name] = _cloud(
             site, identity.admin_auth(site, secrets))
-        cred_id, cred_secret = identity.ensure_app_credential(site, secrets)
-        rescuer_clouds['rescuer-%s' % site.name] = _cloud(site, {
-            'auth_url': site.keystone_url,
-            'application_credential_id': cred_id,
-            'application_credential_secret': cred_secret,
-        }, auth_type='v3applicationcredential')
+        rescuer_clouds['rescuer-%s' % site.name] = _cloud(
+            site, identity.user_auth(site, secrets, identity.RESCUER_USER))
         registry[site.name] = {
             'cloud': 'rescuer-%s' % site.name,
             'region': site.region,

@@ -63,7 +63,7 @@ def test_workflow_output_carries_no_credentials():
     clouds = (base.pathlib.Path(base.lab_env()['RESCUER_SITES_FILE'])
               .parent / 'clouds.yaml').read_text()
     secret_lines = [line.split(':', 1)[1].strip() for line in
-                    clouds.splitlines() if 'secret' in line]
+                    clouds.splitlines() if 'password' in line]
     assert secret_lines
     for secret in secret_lines:
         assert secret not in str(execution)
