@@ -86,6 +86,13 @@ def test_replicated_volume_fails_over_and_back_with_real_data(volumes):
                   what='site-a@lab enabled again')
 
 
+def _wait_group_replication(group_id, status):
+    base.wait_for(lambda: base.volume_call(
+        'site-a', 'GET', '/groups/%s' % group_id)['group'][
+            'replication_status'] == status, 60,
+        what='group %s replication %s' % (group_id, status))
+
+
 def _group_action(group_id, action, body=None):
     return base.volume_call('site-a', 'POST', '/groups/%s/action' % group_id,
                             {action: body or {}})
@@ -103,9 +110,7 @@ def test_group_with_replication_enabled_fails_over(volumes):
         for volume_id in members:
             base.wait_volume('site-a', volume_id)
         _group_action(group_id, 'enable_replication')
-        base.wait_for(lambda: base.volume_call(
-            'site-a', 'GET', '/groups/%s' % group_id)['group'][
-                'replication_status'] == 'enabled', 60, what='replication')
+        _wait_group_replication(group_id, 'enabled')
         targets = _group_action(group_id, 'list_replication_targets')
         assert targets == {'replication_targets': [{'backend_id': 'site-b'}]}
 
@@ -118,9 +123,7 @@ def test_group_with_replication_enabled_fails_over(volumes):
         _group_action(group_id, 'failover_replication',
                       {'allow_attached_volume': False,
                        'secondary_backend_id': 'site-b'})
-        base.wait_for(lambda: base.volume_call(
-            'site-a', 'GET', '/groups/%s' % group_id)['group'][
-                'replication_status'] == 'failed-over', 60, what='failover')
+        _wait_group_replication(group_id, 'failed-over')
         for volume_id in members:
             assert _volume('site-a-admin', volume_id)[
                 'replication_status'] == 'failed-over'
@@ -129,14 +132,10 @@ def test_group_with_replication_enabled_fails_over(volumes):
         _group_action(group_id, 'failover_replication',
                       {'allow_attached_volume': False,
                        'secondary_backend_id': 'default'})
-        base.wait_for(lambda: base.volume_call(
-            'site-a', 'GET', '/groups/%s' % group_id)['group'][
-                'replication_status'] == 'enabled', 60, what='failback')
+        _wait_group_replication(group_id, 'enabled')
     finally:
         _group_action(group_id, 'disable_replication')
-        base.wait_for(lambda: base.volume_call(
-            'site-a', 'GET', '/groups/%s' % group_id)['group'][
-                'replication_status'] == 'disabled', 60, what='disabled')
+        _wait_group_replication(group_id, 'disabled')
         _group_action(group_id, 'delete', {'delete-volumes': True})
 
 
