@@ -36,3 +36,7 @@ class RemoteError(RescuerError):
 
 class InvalidTemplate(RescuerError):
     """A template Rescuer is given cannot serve its purpose."""
+
+
+class InvalidReplication(RescuerError):
+    """A replication method cannot protect a volume as asked."""
