@@ -25,8 +25,10 @@ import yaml
 from rescuer import exceptions
 
 DEFAULT_REGISTRY = '/etc/rescuer/sites.yaml'
-SITE_KEYS = (CLOUD, REGION, COUNTRY, ROLE) = (
-    'cloud', 'region', 'country', 'role')
+SITE_KEYS = (CLOUD, REGION, COUNTRY, ROLE, LOCATION, CAPACITY, MAPPINGS) = (
+    'cloud', 'region', 'country', 'role', 'location', 'capacity',
+    'mappings')
+MAPPING_KINDS = ('images', 'flavors', 'networks', 'availability_zones')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +39,12 @@ class Site:
     country: typing.Optional[str]
     role: typing.Optional[str]
     clouds_file: pathlib.Path
+    location: typing.Optional[str] = None
+    # Capacity hints, e.g. {instances: 50, vcpus: 100, ram_mb: ...}.
+    capacity: typing.Dict[str, int] = dataclasses.field(default_factory=dict)
+    # Default mappings for groups recovering here: {kind: {source: target}}.
+    mappings: typing.Dict[str, typing.Dict[str, str]] = dataclasses.field(
+        default_factory=dict)
 
 
 class Registry:
@@ -100,8 +108,18 @@ def _parse(document, path):
             raise exceptions.RegistryError(
                 '%s: site %r has unknown keys: %s'
                 % (path, name, ', '.join(sorted(unknown))))
+        mappings = spec.get(MAPPINGS) or {}
+        bad_kinds = set(mappings) - set(MAPPING_KINDS)
+        if not isinstance(mappings, dict) or bad_kinds:
+            raise exceptions.RegistryError(
+                '%s: site %r: mappings are a mapping of %s'
+                % (path, name, ', '.join(MAPPING_KINDS)))
         sites.append(Site(name=str(name), cloud=spec[CLOUD],
                           region=spec.get(REGION),
                           country=spec.get(COUNTRY), role=spec.get(ROLE),
-                          clouds_file=clouds_path))
+                          clouds_file=clouds_path,
+                          location=spec.get(LOCATION),
+                          capacity=dict(spec.get(CAPACITY) or {}),
+                          mappings={kind: dict(mappings.get(kind) or {})
+                                    for kind in MAPPING_KINDS}))
     return sites

@@ -30,6 +30,21 @@ GROUP_TYPES = (
 )
 
 
+# What the fake hypervisor and the lab backend can hold, as the DR site
+# registry's capacity hints.
+CAPACITY = {'instances': 50, 'vcpus': 100, 'ram_mb': 102400,
+            'volumes_gb': 500}
+
+
+def default_mappings():
+    """The registry's default mappings: same-named images, flavors and
+    external network exist at both lab sites."""
+    return {'images': {IMAGE_NAME: IMAGE_NAME},
+            'flavors': {name: name for name, _, _, _ in FLAVORS},
+            'networks': {'public': 'public'},
+            'availability_zones': {'nova': 'nova'}}
+
+
 def image_bytes():
     """1 MiB of deterministic, non-zero bytes."""
     block = hashlib.sha256(b'rescuer lab image').digest()

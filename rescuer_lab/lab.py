@@ -425,7 +425,10 @@ def write_client_files(secrets):
             'cloud': 'rescuer-%s' % site.name,
             'region': site.region,
             'country': site.country,
+            'location': site.location,
             'role': 'recovery' if site.runs_mistral else 'primary',
+            'capacity': content.CAPACITY,
+            'mappings': content.default_mappings(),
         }
     _write_private(paths.clouds_file(), yaml.safe_dump(
         {'clouds': clouds}, default_flow_style=False))

@@ -45,6 +45,7 @@ class Site:
     runs_mistral: bool
     # Declared attributes of the site, published in the DR site registry.
     country: str
+    location: str
     # The external (flat) network's subnet: a documentation range that only
     # lives in Neutron's database; no packet is ever sent to it.
     external_cidr: str
@@ -104,9 +105,11 @@ def _port_base(env_name, default):
 
 SITES = (
     Site(name='site-a', region='RegionA', country='DE',
+         location='Frankfurt',
          port_base=_port_base('RESCUER_LAB_SITE_A_PORT_BASE', 20000),
          runs_mistral=False, external_cidr='198.51.100.0/24'),
     Site(name='site-b', region='RegionB', country='FR',
+         location='Paris',
          port_base=_port_base('RESCUER_LAB_SITE_B_PORT_BASE', 30000),
          runs_mistral=True, external_cidr='203.0.113.0/24'),
 )

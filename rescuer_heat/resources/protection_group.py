@@ -1,0 +1,327 @@
+"""OS::Rescuer::ProtectionGroup - what is protected, how, where, in what
+order and against which RPO/RTO."""
+
+from heat.common import exception
+from heat.common.i18n import _
+from heat.engine import attributes
+from heat.engine import constraints
+from heat.engine import properties
+from heat.engine import resource
+from heat.engine import support
+
+from rescuer import exceptions as rescuer_exc
+from rescuer import protection
+from rescuer import sites
+
+# Resource types whose properties name images and flavors of the primary
+# site, which must be mapped at the recovery site.
+_IMAGE_USERS = {
+    'OS::Nova::Server': ('image', 'flavor'),
+    'OS::Cinder::Volume': ('image', None),
+    'OS::Rescuer::ReplicatedVolume': ('image', None),
+}
+
+
+class ProtectionGroup(resource.Resource):
+    """The unit of protection, declared in the primary site's stack.
+
+    Members are resources of this stack, by name (the group is created
+    after them); no members means the whole stack.  The group names its
+    recovery site from the DR site registry, the site's geo/regulatory
+    rules it must satisfy, its priority tier (1 = vital, recovered first),
+    DR mode, RPO and RTO targets, the metadata sync interval (by default
+    half the RPO), consistency hooks, and the mappings of images, flavors,
+    networks and availability zones at the recovery site (the registry's
+    defaults, each overridable here).
+
+    ``stack create --dry-run`` refuses an unknown site, a tier out of
+    range, a member that is not in the stack, a geo rule the site
+    violates, a sync interval that cannot meet the RPO and an image or
+    flavor of a member that has no mapping - naming the property.
+
+    Registering the group with the DR site's Mistral (initial capture,
+    scheduled sync) comes with the sync workflow; until then the group
+    reports ``protection_status`` ``defined``.
+    """
+
+    support_status = support.SupportStatus(version='0.1.0')
+
+    PROPERTIES = (
+        MEMBERS, TIER, MODE, RECOVERY_SITE, RECOVERY_REGION, PLACEMENT_RULES,
+        RPO, RTO, SYNC_INTERVAL, CONSISTENCY_HOOKS, MAPPINGS,
+    ) = (
+        'members', 'tier', 'mode', 'recovery_site', 'recovery_region',
+        'placement_rules', 'rpo', 'rto', 'sync_interval',
+        'consistency_hooks', 'mappings',
+    )
+
+    _PLACEMENT_KEYS = (ALLOWED_COUNTRIES, ALLOWED_SITES) = (
+        'allowed_countries', 'allowed_sites')
+
+    _HOOK_KEYS = (PRE_WORKFLOW, POST_WORKFLOW, VOLUME_GROUP_SNAPSHOT) = (
+        'pre_workflow', 'post_workflow', 'volume_group_snapshot')
+
+    _MAPPING_KEYS = (IMAGES, FLAVORS, NETWORKS, AVAILABILITY_ZONES,
+                     IP_POLICY) = (
+        'images', 'flavors', 'networks', 'availability_zones', 'ip_policy')
+
+    ATTRIBUTES = (
+        PROTECTION_STATUS, MEMBER_IDS, SYNC_INTERVAL_ATTR,
+        LAST_SYNC_TIME, ACHIEVED_RPO, RECOVERY_STACK_ID, RECOVERY_SITE_ATTR,
+    ) = (
+        'protection_status', 'member_ids', 'sync_interval',
+        'last_sync_time', 'achieved_rpo', 'recovery_stack_id',
+        'recovery_site',
+    )
+
+    properties_schema = {
+        MEMBERS: properties.Schema(
+            properties.Schema.LIST,
+            _('Names of the protected resources of this stack; empty: the '
+              'whole stack.'),
+            default=[],
+            update_allowed=True,
+        ),
+        TIER: properties.Schema(
+            properties.Schema.INTEGER,
+            _('Priority tier: 1 is vital and recovered first.'),
+            default=1,
+            constraints=[constraints.Range(*protection.TIERS)],
+            update_allowed=True,
+        ),
+        MODE: properties.Schema(
+            properties.Schema.STRING,
+            _('DR mode.'),
+            default='cold-standby',
+            constraints=[constraints.AllowedValues(protection.MODES)],
+            update_allowed=True,
+        ),
+        RECOVERY_SITE: properties.Schema(
+            properties.Schema.STRING,
+            _('Recovery site, from the DR site registry.'),
+            required=True,
+            constraints=[constraints.CustomConstraint('rescuer.site')],
+        ),
+        RECOVERY_REGION: properties.Schema(
+            properties.Schema.STRING,
+            _('Region at the recovery site; the registry\'s by default.'),
+        ),
+        PLACEMENT_RULES: properties.Schema(
+            properties.Schema.MAP,
+            _('Geo/regulatory rules the recovery site must satisfy.'),
+            schema={
+                ALLOWED_COUNTRIES: properties.Schema(
+                    properties.Schema.LIST,
+                    _('Countries (as the registry declares them) the data '
+                      'may be recovered in.')),
+                ALLOWED_SITES: properties.Schema(
+                    properties.Schema.LIST,
+                    _('Sites the group may be recovered at.')),
+            },
+            default={},
+            update_allowed=True,
+        ),
+        RPO: properties.Schema(
+            properties.Schema.INTEGER,
+            _('Recovery point objective, in seconds.'),
+            required=True,
+            constraints=[constraints.Range(min=1)],
+            update_allowed=True,
+        ),
+        RTO: properties.Schema(
+            properties.Schema.INTEGER,
+            _('Recovery time objective, in seconds.'),
+            required=True,
+            constraints=[constraints.Range(min=1)],
+            update_allowed=True,
+        ),
+        SYNC_INTERVAL: properties.Schema(
+            properties.Schema.INTEGER,
+            _('Seconds between metadata syncs; half the RPO by default.'),
+            constraints=[constraints.Range(min=1)],
+            update_allowed=True,
+        ),
+        CONSISTENCY_HOOKS: properties.Schema(
+            properties.Schema.MAP,
+            _('Actions around each capture, for consistent data.'),
+            schema={
+                PRE_WORKFLOW: properties.Schema(
+                    properties.Schema.STRING,
+                    _('Mistral workflow run before a capture (quiesce).')),
+                POST_WORKFLOW: properties.Schema(
+                    properties.Schema.STRING,
+                    _('Mistral workflow run after a capture (resume).')),
+                VOLUME_GROUP_SNAPSHOT: properties.Schema(
+                    properties.Schema.BOOLEAN,
+                    _('Take a Cinder group snapshot of the members\' '
+                      'volumes at each capture.'),
+                    default=False),
+            },
+            default={},
+            update_allowed=True,
+        ),
+        MAPPINGS: properties.Schema(
+            properties.Schema.MAP,
+            _('Recovery-site mappings; each overrides the registry\'s '
+              'default for that name.'),
+            schema={
+                IMAGES: properties.Schema(
+                    properties.Schema.MAP,
+                    _('Primary image name -> recovery-site image.')),
+                FLAVORS: properties.Schema(
+                    properties.Schema.MAP,
+                    _('Primary flavor name -> recovery-site flavor.')),
+                NETWORKS: properties.Schema(
+                    properties.Schema.MAP,
+                    _('Primary network -> recovery-site network (for '
+                      'networks not created by the stack itself).')),
+                AVAILABILITY_ZONES: properties.Schema(
+                    properties.Schema.MAP,
+                    _('Primary availability zone -> recovery-site zone.')),
+                IP_POLICY: properties.Schema(
+                    properties.Schema.STRING,
+                    _('keep: the same fixed IPs at the recovery site; '
+                      'new: addresses allocated there.'),
+                    default='keep',
+                    constraints=[constraints.AllowedValues(
+                        protection.IP_POLICIES)]),
+            },
+            default={},
+            update_allowed=True,
+        ),
+    }
+
+    attributes_schema = {
+        PROTECTION_STATUS: attributes.Schema(
+            _('defined, protected, failed-over.'),
+            type=attributes.Schema.STRING),
+        MEMBER_IDS: attributes.Schema(
+            _('Physical ids of the members, by resource name.'),
+            type=attributes.Schema.MAP),
+        SYNC_INTERVAL_ATTR: attributes.Schema(
+            _('The sync interval in force, in seconds.'),
+            type=attributes.Schema.INTEGER),
+        LAST_SYNC_TIME: attributes.Schema(
+            _('Time of the last successful sync (none yet).'),
+            type=attributes.Schema.STRING),
+        ACHIEVED_RPO: attributes.Schema(
+            _('Seconds since the last successful sync (none yet).'),
+            type=attributes.Schema.INTEGER),
+        RECOVERY_STACK_ID: attributes.Schema(
+            _('Id of the recovery stack at the recovery site (none yet).'),
+            type=attributes.Schema.STRING),
+        RECOVERY_SITE_ATTR: attributes.Schema(
+            _('The recovery site.'),
+            type=attributes.Schema.STRING),
+    }
+
+    # ------------------------------------------------------------ helpers
+
+    def _path(self, *keys):
+        return [self.stack.t.RESOURCES, self.name,
+                self.stack.t.get_section_name('properties')] + list(keys)
+
+    def _fail(self, message, *keys):
+        raise exception.StackValidationFailed(path=self._path(*keys),
+                                              message=message)
+
+    def _member_names(self):
+        names = self.properties[self.MEMBERS]
+        if names:
+            return list(names)
+        return [name for name in self.stack.t[self.stack.t.RESOURCES]
+                if name != self.name]
+
+    def _site(self):
+        return sites.Registry.load().get(self.properties[self.RECOVERY_SITE])
+
+    def sync_interval(self):
+        return (self.properties[self.SYNC_INTERVAL] or
+                protection.default_sync_interval(self.properties[self.RPO]))
+
+    def _used_names(self, members):
+        """{images: {...}, flavors: {...}} the members refer to by name."""
+        used = {self.IMAGES: set(), self.FLAVORS: set()}
+        for name in members:
+            member = self.stack[name]
+            fields = _IMAGE_USERS.get(member.type())
+            if not fields:
+                continue
+            for kind, prop in zip((self.IMAGES, self.FLAVORS), fields):
+                if prop is None:
+                    continue
+                try:
+                    value = member.properties[prop]
+                except (exception.StackValidationFailed, KeyError,
+                        ValueError):
+                    value = None
+                if isinstance(value, str) and value:
+                    used[kind].add(value)
+        return used
+
+    # --------------------------------------------------------- validation
+
+    def validate(self):
+        super().validate()
+        if self.properties[self.RECOVERY_SITE] is None:
+            return
+        members = self._member_names()
+        known = set(self.stack.t[self.stack.t.RESOURCES])
+        unknown = [m for m in members if m not in known or m == self.name]
+        if unknown:
+            self._fail(_('not resources of this stack: %s')
+                       % ', '.join(unknown), self.MEMBERS)
+        try:
+            site = self._site()
+        except rescuer_exc.RescuerError as exc:
+            self._fail(str(exc), self.RECOVERY_SITE)
+        rules = self.properties[self.PLACEMENT_RULES]
+        problems = protection.geo_problems(
+            site, rules.get(self.ALLOWED_COUNTRIES),
+            rules.get(self.ALLOWED_SITES))
+        if problems:
+            self._fail('; '.join(problems), self.PLACEMENT_RULES)
+        problems = protection.interval_problems(
+            self.properties[self.RPO], self.properties[self.RTO],
+            self.sync_interval())
+        if problems:
+            self._fail('; '.join(problems), self.SYNC_INTERVAL)
+        missing = protection.unmapped(
+            protection.merged_mappings(site, self.properties[self.MAPPINGS]),
+            self._used_names(members))
+        if missing:
+            self._fail(protection.describe_unmapped(missing, site),
+                       self.MAPPINGS)
+
+    def add_dependencies(self, deps):
+        super().add_dependencies(deps)
+        names = self.properties[self.MEMBERS] or []
+        for name in names:
+            if name in self.stack and name != self.name:
+                deps += (self, self.stack[name])
+
+    # ---------------------------------------------------------- lifecycle
+
+    def handle_create(self):
+        self.resource_id_set(self.physical_resource_name())
+        self.data_set('protection_status', 'defined')
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        pass
+
+    def _resolve_attribute(self, name):
+        if name == self.PROTECTION_STATUS:
+            return self.data().get('protection_status')
+        if name == self.MEMBER_IDS:
+            return {member: self.stack[member].resource_id
+                    for member in self._member_names()
+                    if member in self.stack}
+        if name == self.SYNC_INTERVAL_ATTR:
+            return self.sync_interval()
+        if name == self.RECOVERY_SITE_ATTR:
+            return self.properties[self.RECOVERY_SITE]
+        return None  # set by syncs and failovers (workflows)
+
+
+def resource_mapping():
+    return {'OS::Rescuer::ProtectionGroup': ProtectionGroup}
