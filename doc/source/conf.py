@@ -1,7 +1,12 @@
 # Sphinx configuration for the Rescuer documentation.
 project = 'Rescuer'
 copyright = '2026, the Rescuer developers'
-extensions = []
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '_ext'))
+
+extensions = ['rescuer_schema']
 source_suffix = {'.rst': 'restructuredtext'}
 root_doc = 'index'
 exclude_patterns = []

@@ -99,3 +99,26 @@ def test_sites_have_separate_keystones():
         sess_a.get('/auth/tokens', endpoint_filter={
             'service_type': 'identity', 'interface': 'public'},
             headers={'X-Subject-Token': token_b})
+
+
+RESCUER_TYPES = {
+    'OS::Rescuer::ProtectionGroup': {'members', 'tier', 'mode',
+                                     'recovery_site', 'placement_rules',
+                                     'rpo', 'rto', 'sync_interval',
+                                     'consistency_hooks', 'mappings'},
+    'OS::Rescuer::ReplicatedVolume': {'size', 'replication_method',
+                                      'dr_site', 'volume_type'},
+    'OS::Rescuer::StandbyStack': {'site', 'template', 'standby_level',
+                                  'template_version'},
+    'OS::Rescuer::SiteInfo': {'site'},
+}
+
+
+@pytest.mark.parametrize('type_name', sorted(RESCUER_TYPES))
+def test_resource_type_show_documents_the_schema(type_name):
+    shown = base.cli_json('site-a', 'orchestration', 'resource', 'type',
+                          'show', type_name)
+    assert RESCUER_TYPES[type_name] <= set(shown['properties'])
+    for name, schema in shown['properties'].items():
+        assert schema.get('description'), (type_name, name)
+    assert shown['attributes']
