@@ -1,11 +1,13 @@
-# Sphinx configuration for the Rescuer documentation.
-project = 'Rescuer'
-copyright = '2026, the Rescuer developers'
+"""Sphinx configuration for the Rescuer documentation."""
+
 import os
 import sys
 
+# The resource reference directive lives beside this file.
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '_ext'))
 
+project = 'Rescuer'
+copyright = '2026, the Rescuer developers'
 extensions = ['rescuer_schema']
 source_suffix = {'.rst': 'restructuredtext'}
 root_doc = 'index'
