@@ -40,3 +40,7 @@ class InvalidTemplate(RescuerError):
 
 class InvalidReplication(RescuerError):
     """A replication method cannot protect a volume as asked."""
+
+
+class InvalidCapture(RescuerError):
+    """A capture document is incomplete, corrupt or of another version."""

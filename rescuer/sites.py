@@ -48,8 +48,10 @@ class Site:
 
 
 class Registry:
-    def __init__(self, sites):
+    def __init__(self, sites, store_dir=None):
         self._sites = {site.name: site for site in sites}
+        # Where this DR site's Rescuer keeps captures and reports.
+        self.store_dir = store_dir
 
     @classmethod
     def load(cls, path=None):
@@ -65,7 +67,11 @@ class Registry:
         except yaml.YAMLError as exc:
             raise exceptions.RegistryError(
                 'the DR site registry %s is not valid YAML: %s' % (path, exc))
-        return cls(_parse(document, path))
+        sites = _parse(document, path)
+        store_dir = document.get('store_dir')
+        return cls(sites,
+                   store_dir=(path.parent / store_dir).resolve()
+                   if store_dir else None)
 
     def get(self, name):
         try:

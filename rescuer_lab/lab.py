@@ -353,10 +353,12 @@ def fail(site):
 
 
 def down(sites=topo.SITES, purge=False):
-    for service in reversed(svcs.all_services(sites)):
-        pid = procs.stop(service.pid_file)
-        if pid is not None:
-            say(service.site, '%s stopped (pid %d)' % (service.name, pid))
+    services = svcs.all_services(sites)
+    stopped = procs.stop_many([s.pid_file for s in services])
+    for service in services:
+        if stopped[service.pid_file] is not None:
+            say(service.site, '%s stopped (pid %d)' % (
+                service.name, stopped[service.pid_file]))
     if purge:
         for site in sites:
             infra.drop_databases(site)
@@ -438,6 +440,7 @@ def write_client_files(secrets):
               '# Credentials live in the clouds file, never here.\n')
     _write_private(paths.sites_file(), header + yaml.safe_dump(
         {'clouds_file': paths.rescuer_clouds_file().name,
+         'store_dir': str(paths.site_dir(topo.site('site-b')) / 'store'),
          'sites': registry}, default_flow_style=False))
 
 

@@ -118,6 +118,26 @@ def stop(pid_file, timeout=15):
     return pid
 
 
+def stop_many(pid_files, timeout=15):
+    """Stop several services at once: SIGTERM every group, wait for all
+    together, SIGKILL what lingers.  Returns {pid_file: pid or None}."""
+    groups = {}
+    for pid_file in pid_files:
+        pid = running_pid(pid_file)
+        group = pid if pid is not None else _orphaned_group(pid_file)
+        groups[pid_file] = (pid, group)
+        if group is not None:
+            _signal_group(group, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for pid_file, (pid, group) in groups.items():
+        if group is not None and not _group_gone(
+                group, max(0.1, deadline - time.monotonic())):
+            _signal_group(group, signal.SIGKILL)
+            _group_gone(group, 5)
+        pid_file.unlink(missing_ok=True)
+    return {pid_file: pid for pid_file, (pid, _) in groups.items()}
+
+
 def kill(pid_file):
     """SIGKILL the process group at once: what a site loss looks like."""
     pid = running_pid(pid_file)

@@ -88,3 +88,23 @@ def test_list_sites_with_names_keeps_order_and_refuses_unknown(registry):
         _context(None))
     assert refused.is_error()
     assert 'unknown site: site-q' in refused.error
+
+
+def test_capture_refuses_a_registry_without_a_store(registry):
+    from rescuer_mistral.actions import capture as capture_actions
+    result = capture_actions.CaptureStackAction(
+        site='site-a', stack='s', group='g').run(
+            _context('http://127.0.0.1:35000/v3'))
+    assert result.is_error()
+    assert 'names no store_dir' in result.error
+
+
+def test_registry_store_dir_is_relative_to_the_registry(tmp_path):
+    import yaml
+    from rescuer import sites
+    path = helpers.write_registry(tmp_path)
+    document = yaml.safe_load(path.read_text())
+    document['store_dir'] = 'captures'
+    path.write_text(yaml.safe_dump(document))
+    assert sites.Registry.load(path).store_dir == (tmp_path / 'captures'
+                                                   ).resolve()

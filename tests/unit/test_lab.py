@@ -247,3 +247,17 @@ def test_up_restarts_a_service_only_when_its_configuration_changed(
         assert procs._start_time(first) is None or procs._is_zombie(first)
     finally:
         procs.stop(service.pid_file)
+
+
+def test_stop_many_stops_every_group_together(tmp_path):
+    started = []
+    for index in range(3):
+        pid_file = tmp_path / ('p%d.pid' % index)
+        started.append((pid_file, procs.start(SLEEPER, pid_file,
+                                              tmp_path / 'p.log')))
+    stopped = procs.stop_many([pid_file for pid_file, _ in started])
+    for pid_file, proc in started:
+        assert stopped[pid_file] == proc.pid
+        assert not pid_file.exists()
+        assert procs._start_time(proc.pid) is None or procs._is_zombie(
+            proc.pid)

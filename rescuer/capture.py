@@ -1,0 +1,178 @@
+"""Capture a protection group's state at its primary site.
+
+One capture is one point-in-time document: Heat's view of the stack
+(template, parameters, resources with physical ids) plus the live details
+recovery needs, read from Nova, Neutron, Cinder and Glance.  Every service
+is read with a fixed number of list calls - never one call per resource -
+so a capture's cost does not grow with the group (the document records its
+call count).  Secrets are never copied: user data, admin passwords, key
+material and hidden template parameters are left out.
+
+The document (schema version 1)::
+
+    {schema_version, capture_id, site, group, captured_at, api_calls,
+     stack: {id, name, status, template, parameters, outputs},
+     resources: [{name, type, physical_id, status}],
+     servers, flavors, images, networks, subnets, ports, security_groups,
+     floating_ips, server_groups, volumes,
+     checksum}
+"""
+
+import copy
+import datetime
+import hashlib
+import json
+import uuid
+
+from keystoneauth1 import exceptions as ks_exc
+
+from rescuer import exceptions
+
+SCHEMA_VERSION = 1
+# Never copied into a capture, wherever they appear.
+SECRET_KEYS = frozenset((
+    'user_data', 'adminPass', 'admin_pass', 'password', 'key_data',
+    'private_key', 'secret', 'token', 'auth_token', 'OS-EXT-SRV-ATTR:'
+    'user_data'))
+
+
+class CountingAPI:
+    """Keystoneauth GETs against one site, counted."""
+
+    def __init__(self, session, site):
+        self.session = session
+        self.site = site
+        self.calls = 0
+
+    def get(self, service_type, path, headers=None):
+        self.calls += 1
+        try:
+            response = self.session.get(path, endpoint_filter={
+                'service_type': service_type, 'interface': 'public',
+                'region_name': self.site.region}, headers=headers)
+        except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
+                ks_exc.DiscoveryFailure) as exc:
+            raise exceptions.SiteUnreachable(
+                'site %s does not answer: %s' % (
+                    self.site.name, str(exc).split(': HTTPConnection')[0]))
+        return response.json()
+
+
+def _scrub(value):
+    """A deep copy of ``value`` without secret keys."""
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()
+                if k not in SECRET_KEYS}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def checksum(document):
+    body = {k: v for k, v in document.items() if k != 'checksum'}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()
+                          ).hexdigest()
+
+
+def _stack_parameters(template, parameters):
+    hidden = {name for name, spec in (template.get('parameters') or {})
+              .items() if isinstance(spec, dict) and spec.get('hidden')}
+    return {name: value for name, value in parameters.items()
+            if name not in hidden and not name.startswith('OS::')}
+
+
+def _ids(resources, *types):
+    return {r['physical_id'] for r in resources if r['type'] in types
+            and r['physical_id']}
+
+
+def _images(api, servers):
+    """The images the servers were booted from: one filtered call."""
+    ids = sorted({s['image']['id'] for s in servers
+                  if isinstance(s.get('image'), dict)})
+    if not ids:
+        return []
+    found = api.get('image', '/v2/images?id=in:%s' % ','.join(ids))
+    return [{'id': i['id'], 'name': i['name'], 'checksum': i.get('checksum'),
+             'disk_format': i.get('disk_format')} for i in found['images']]
+
+
+def capture_stack(session, site, stack_id, group=None, members=None):
+    """Capture the stack ``stack_id`` at ``site``; returns the document.
+
+    :param members: resource names to keep (default: the whole stack).
+    """
+    api = CountingAPI(session, site)
+    stack = api.get('orchestration', '/stacks/%s' % stack_id)['stack']
+    path = '/stacks/%s/%s' % (stack['stack_name'], stack['id'])
+    template = api.get('orchestration', path + '/template')
+    listed = api.get('orchestration', path + '/resources')['resources']
+    resources = [{'name': r['resource_name'], 'type': r['resource_type'],
+                  'physical_id': r['physical_resource_id'],
+                  'status': r['resource_status']} for r in listed
+                 if members is None or r['resource_name'] in members]
+
+    servers_ids = _ids(resources, 'OS::Nova::Server')
+    network_ids = _ids(resources, 'OS::Neutron::Net')
+    volume_ids = _ids(resources, 'OS::Cinder::Volume',
+                      'OS::Rescuer::ReplicatedVolume')
+    servers = [s for s in api.get('compute', '/servers/detail')['servers']
+               if s['id'] in servers_ids]
+    ports = api.get('network', '/v2.0/ports')['ports']
+    member_ports = [p for p in ports if p['device_id'] in servers_ids or
+                    p['id'] in _ids(resources, 'OS::Neutron::Port')]
+    network_ids |= {p['network_id'] for p in member_ports}
+    document = {
+        'schema_version': SCHEMA_VERSION,
+        'capture_id': str(uuid.uuid4()),
+        'site': site.name,
+        'group': group,
+        'captured_at': datetime.datetime.now(
+            datetime.timezone.utc).isoformat(),
+        'stack': {'id': stack['id'], 'name': stack['stack_name'],
+                  'status': stack['stack_status'], 'template': template,
+                  'parameters': _stack_parameters(
+                      template, stack.get('parameters') or {}),
+                  'outputs': stack.get('outputs') or []},
+        'resources': resources,
+        'servers': servers,
+        'flavors': [f for f in api.get('compute', '/flavors/detail')[
+            'flavors'] if f['id'] in {s['flavor'].get('id')
+                                      for s in servers}],
+        'images': _images(api, servers),
+        'networks': [n for n in api.get('network', '/v2.0/networks')[
+            'networks'] if n['id'] in network_ids],
+        'subnets': [s for s in api.get('network', '/v2.0/subnets')[
+            'subnets'] if s['network_id'] in network_ids],
+        'ports': member_ports,
+        'security_groups': api.get('network', '/v2.0/security-groups')[
+            'security_groups'],
+        'floating_ips': [
+            f for f in api.get('network', '/v2.0/floatingips')['floatingips']
+            if f.get('port_id') in {p['id'] for p in member_ports}],
+        'server_groups': [g for g in api.get(
+            'compute', '/os-server-groups')['server_groups']
+            if set(g.get('members') or []) & servers_ids],
+        'volumes': [v for v in api.get('volumev3', '/volumes/detail')[
+            'volumes'] if v['id'] in volume_ids or any(
+                a['server_id'] in servers_ids
+                for a in v.get('attachments') or [])],
+    }
+    document['api_calls'] = api.calls
+    document = _scrub(copy.deepcopy(document))
+    document['checksum'] = checksum(document)
+    return document
+
+
+def verify(document):
+    """Raise InvalidCapture unless ``document`` is whole and consistent."""
+    if not isinstance(document, dict):
+        raise exceptions.InvalidCapture('a capture is a JSON object')
+    if document.get('schema_version') != SCHEMA_VERSION:
+        raise exceptions.InvalidCapture(
+            'unsupported capture schema version %r'
+            % document.get('schema_version'))
+    if document.get('checksum') != checksum(document):
+        raise exceptions.InvalidCapture(
+            'capture %s fails its checksum' % document.get('capture_id'))
+    return document

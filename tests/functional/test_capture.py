@@ -1,0 +1,95 @@
+"""Capture on the lab, run by site-b's Mistral against site-a."""
+
+import json
+import pathlib
+import random
+
+import pytest
+
+from rescuer import capture
+from tests.functional import base
+
+WORKBOOK = base.REPO / 'workbooks' / 'rescuer_dr.yaml'
+VNF_SITE = str(base.REPO / 'examples' / 'vnf-site.yaml')
+
+
+def _capture(stack, group, members=None):
+    base.ensure_workbook(WORKBOOK)
+    inputs = {'site': 'site-a', 'stack': stack, 'group': group}
+    if members:
+        inputs['members'] = members
+    execution = base.wait_execution(
+        base.start_execution('rescuer_dr.capture_v1', inputs), timeout=300)
+    assert execution['state'] == 'SUCCESS', execution.get('state_info')
+    summary = execution['output']['capture']
+    text = pathlib.Path(summary['stored_as']).read_text()
+    return summary, text
+
+
+def _ports_template(count):
+    resources = {'net': {'type': 'OS::Neutron::Net'},
+                 'subnet': {'type': 'OS::Neutron::Subnet', 'properties': {
+                     'network': {'get_resource': 'net'},
+                     'cidr': '10.50.0.0/22', 'enable_dhcp': False}}}
+    for index in range(count):
+        resources['port%d' % index] = {
+            'type': 'OS::Neutron::Port', 'depends_on': 'subnet',
+            'properties': {'network': {'get_resource': 'net'}}}
+    return json.dumps({'heat_template_version': '2021-04-16',
+                       'resources': resources})
+
+
+@pytest.fixture
+def vnf_stack():
+    name = base.unique('capt')
+    base.cli('site-a', 'stack', 'create', '--wait', '-t', VNF_SITE,
+             '--parameter', 'service_port=%d' % random.randint(1024, 65535),
+             name)
+    yield name
+    base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name)
+
+
+def test_capture_of_a_vnf_site_is_complete_and_holds_no_secret(vnf_stack):
+    summary, text = _capture(vnf_stack, base.unique('group'))
+    document = capture.verify(json.loads(text))
+
+    assert summary['counts'] == {
+        'resources': 14, 'servers': 2, 'ports': 3, 'networks': 1,
+        'subnets': 1, 'volumes': 2,
+        'security_groups': len(document['security_groups'])}
+    assert document['site'] == 'site-a'
+    assert document['stack']['name'] == vnf_stack
+    assert {f['name'] for f in document['flavors']} == {'m1.tiny'}
+    assert {i['name'] for i in document['images']} == {'lab-image'}
+    assert {s['cidr'] for s in document['subnets']} == {'10.20.0.0/24'}
+    rules = [r for g in document['security_groups']
+             for r in g['security_group_rules'] if r['protocol'] == 'tcp']
+    assert any(r['port_range_min'] == 22 for r in rules)
+    attached = {a['server_id'] for v in document['volumes']
+                for a in v['attachments']}
+    assert attached <= {s['id'] for s in document['servers']}
+
+    # No credential of any cloud, and no password-like field.
+    for clouds_file in (base.lab_env()['OS_CLIENT_CONFIG_FILE'],
+                        str(pathlib.Path(base.lab_env()['RESCUER_SITES_FILE'])
+                            .parent / 'clouds.yaml')):
+        for line in open(clouds_file):
+            if 'password:' in line:
+                assert line.split(':', 1)[1].strip() not in text
+    assert 'adminPass' not in text and 'user_data' not in text
+
+
+def test_capture_cost_does_not_grow_with_the_group(vnf_stack, template):
+    small, _ = _capture(vnf_stack, base.unique('small'))
+    name = base.unique('many-ports')
+    base.cli('site-a', 'stack', 'create', '--wait', '-t',
+             template(_ports_template(40), name='ports.json'), name)
+    try:
+        large, _ = _capture(name, base.unique('large'))
+    finally:
+        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name)
+    assert large['counts']['ports'] == 40
+    assert large['counts']['resources'] == 42
+    # The same list calls, whatever the size (no image call: no server).
+    assert large['api_calls'] == small['api_calls'] - 1
+    assert small['api_calls'] == 13

@@ -1,0 +1,85 @@
+import json
+
+import pytest
+
+from rescuer import capture
+from rescuer import exceptions
+from rescuer import store
+
+
+def _document(group='g1', at='2026-11-26T07:00:00+00:00', cid='c1',
+              **extra):
+    document = dict({'schema_version': 1, 'capture_id': cid, 'site':
+                     'site-a', 'group': group, 'captured_at': at,
+                     'servers': [{'id': 's1'}]}, **extra)
+    document['checksum'] = capture.checksum(document)
+    return document
+
+
+def test_latest_returns_the_newest_good_capture(tmp_path):
+    kept = store.DirectoryStore(tmp_path)
+    kept.save(_document(cid='old', at='2026-11-26T07:00:00+00:00'))
+    kept.save(_document(cid='new', at='2026-11-26T07:01:00+00:00'))
+    document, skipped = kept.latest('g1')
+    assert document['capture_id'] == 'new'
+    assert skipped == []
+
+
+def test_corrupt_capture_is_never_kept(tmp_path):
+    kept = store.DirectoryStore(tmp_path)
+    bad = _document(cid='bad')
+    bad['servers'] = []  # changed after its checksum was made
+    with pytest.raises(exceptions.InvalidCapture, match='checksum'):
+        kept.save(bad)
+    assert kept.history('g1') == []
+
+
+def test_corrupted_file_is_skipped_for_the_last_good_one(tmp_path):
+    kept = store.DirectoryStore(tmp_path)
+    kept.save(_document(cid='good', at='2026-11-26T07:00:00+00:00'))
+    newest = kept.save(_document(cid='later', at='2026-11-26T07:05:00+00:00'))
+    newest.write_text(newest.read_text()[:-20])  # torn write / bit rot
+    document, skipped = kept.latest('g1')
+    assert document['capture_id'] == 'good'
+    assert len(skipped) == 1 and newest.name in skipped[0]
+
+
+def test_only_the_last_n_captures_are_kept(tmp_path):
+    kept = store.DirectoryStore(tmp_path, keep=2)
+    for minute in range(4):
+        kept.save(_document(cid='c%d' % minute,
+                            at='2026-11-26T07:0%d:00+00:00' % minute))
+    names = [json.loads(p.read_text())['capture_id']
+             for p in kept.history('g1')]
+    assert names == ['c2', 'c3']
+
+
+def test_no_capture_is_a_clear_error(tmp_path):
+    with pytest.raises(exceptions.InvalidCapture,
+                       match='no good capture of group g9'):
+        store.DirectoryStore(tmp_path).latest('g9')
+
+
+@pytest.mark.parametrize('document, message', [
+    ([], 'a capture is a JSON object'),
+    ({'schema_version': 2}, 'unsupported capture schema version 2'),
+])
+def test_verify_refuses_malformed_documents(document, message):
+    with pytest.raises(exceptions.InvalidCapture, match=message):
+        capture.verify(document)
+
+
+def test_scrub_drops_secrets_at_any_depth():
+    scrubbed = capture._scrub({'servers': [{'id': 's', 'adminPass': 'x',
+                                            'OS-EXT-SRV-ATTR:user_data': 'y',
+                                            'metadata': {'password': 'z'}}]})
+    assert scrubbed == {'servers': [{'id': 's', 'metadata': {}}]}
+
+
+def test_hidden_parameters_are_not_captured():
+    template = {'parameters': {'db_password': {'type': 'string',
+                                               'hidden': True},
+                               'flavor': {'type': 'string'}}}
+    assert capture._stack_parameters(template, {
+        'db_password': 'secret', 'flavor': 'm1.tiny',
+        'OS::stack_id': 'x'}) == {'flavor': 'm1.tiny'}
