@@ -54,7 +54,7 @@ def test_capture_of_a_vnf_site_is_complete_and_holds_no_secret(vnf_stack):
     document = capture.verify(json.loads(text))
 
     assert summary['counts'] == {
-        'resources': 14, 'servers': 2, 'ports': 3, 'networks': 1,
+        'resources': 15, 'servers': 2, 'ports': 3, 'networks': 1,
         'subnets': 1, 'volumes': 2,
         'security_groups': len(document['security_groups'])}
     assert document['site'] == 'site-a'
