@@ -122,6 +122,11 @@ def capture_stack(session, site, stack_id, group=None, members=None):
     member_ports = [p for p in ports if p['device_id'] in servers_ids or
                     p['id'] in _ids(resources, 'OS::Neutron::Port')]
     network_ids |= {p['network_id'] for p in member_ports}
+    member_port_ids = {p['id'] for p in member_ports}
+    floating_ips = [f for f in api.get('network', '/v2.0/floatingips')[
+        'floatingips'] if f.get('port_id') in member_port_ids]
+    # The external networks too: recovery maps them by name.
+    network_ids |= {f['floating_network_id'] for f in floating_ips}
     document = {
         'schema_version': SCHEMA_VERSION,
         'capture_id': str(uuid.uuid4()),
@@ -147,9 +152,7 @@ def capture_stack(session, site, stack_id, group=None, members=None):
         'ports': member_ports,
         'security_groups': api.get('network', '/v2.0/security-groups')[
             'security_groups'],
-        'floating_ips': [
-            f for f in api.get('network', '/v2.0/floatingips')['floatingips']
-            if f.get('port_id') in {p['id'] for p in member_ports}],
+        'floating_ips': floating_ips,
         'server_groups': [g for g in api.get(
             'compute', '/os-server-groups')['server_groups']
             if set(g.get('members') or []) & servers_ids],

@@ -44,3 +44,7 @@ class InvalidReplication(RescuerError):
 
 class InvalidCapture(RescuerError):
     """A capture document is incomplete, corrupt or of another version."""
+
+
+class Unmapped(RescuerError):
+    """Names used at the primary have no mapping at the recovery site."""
