@@ -15,6 +15,7 @@ The document (schema version 1)::
      resources: [{name, type, physical_id, status}],
      servers, flavors, images, networks, subnets, ports, security_groups,
      floating_ips, server_groups, volumes,
+     port_pairs, port_pair_groups, flow_classifiers, port_chains,
      checksum}
 """
 
@@ -97,6 +98,24 @@ def _images(api, servers):
              'disk_format': i.get('disk_format')} for i in found['images']]
 
 
+def _service_chains(api, port_ids):
+    """networking-sfc resources built on the members' ports (4 calls)."""
+    pairs = [p for p in api.get('network', '/v2.0/sfc/port_pairs')[
+        'port_pairs'] if p['ingress'] in port_ids or p['egress'] in port_ids]
+    pair_ids = {p['id'] for p in pairs}
+    groups = [g for g in api.get('network', '/v2.0/sfc/port_pair_groups')[
+        'port_pair_groups'] if set(g['port_pairs']) & pair_ids]
+    group_ids = {g['id'] for g in groups}
+    chains = [c for c in api.get('network', '/v2.0/sfc/port_chains')[
+        'port_chains'] if set(c['port_pair_groups']) & group_ids]
+    classifier_ids = {f for c in chains for f in c['flow_classifiers']}
+    listed = api.get('network', '/v2.0/sfc/flow_classifiers')
+    classifiers = [f for f in listed['flow_classifiers']
+                   if f['id'] in classifier_ids]
+    return {'port_pairs': pairs, 'port_pair_groups': groups,
+            'flow_classifiers': classifiers, 'port_chains': chains}
+
+
 def capture_stack(session, site, stack_id, group=None, members=None):
     """Capture the stack ``stack_id`` at ``site``; returns the document.
 
@@ -161,6 +180,7 @@ def capture_stack(session, site, stack_id, group=None, members=None):
                 a['server_id'] in servers_ids
                 for a in v.get('attachments') or [])],
     }
+    document.update(_service_chains(api, member_port_ids))
     document['api_calls'] = api.calls
     document = _scrub(copy.deepcopy(document))
     document['checksum'] = checksum(document)

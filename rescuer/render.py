@@ -189,6 +189,7 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
                      'floating_network': target,
                      'port': port_names.get(f['port_id'])})
     out['floating_ips'] = fips
+    out.update(_service_chains(capture, name, ports))
     if missing:
         raise exceptions.Unmapped(protection.describe_unmapped(
             {kind: sorted(names) for kind, names in missing.items()},
@@ -198,6 +199,46 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
                source_site=capture['site'],
                captured_at=capture['captured_at'])
     return out
+
+
+_CLASSIFIER_KEYS = (
+    'ethertype', 'protocol', 'source_port_range_min', 'source_port_range_max',
+    'destination_port_range_min', 'destination_port_range_max',
+    'source_ip_prefix', 'destination_ip_prefix')
+
+
+def _service_chains(capture, name, ports):
+    """networking-sfc resources, re-linked to the recovered ports."""
+    device_of = {p['id']: p['device_id'] for p in ports}
+    pairs = [{'name': name('port_pair', p['id']),
+              'ingress': name('port', p['ingress']),
+              'egress': name('port', p['egress']),
+              # Both ports must belong to one server: wait for it.
+              'server': name('server', device_of[p['ingress']])}
+             for p in capture.get('port_pairs', [])]
+    groups = [{'name': name('port_pair_group', g['id']),
+               'port_pairs': [name('port_pair', p) for p in g['port_pairs']]}
+              for g in capture.get('port_pair_groups', [])]
+    classifiers = []
+    for f in capture.get('flow_classifiers', []):
+        properties = {k: f[k] for k in _CLASSIFIER_KEYS
+                      if f.get(k) is not None}
+        classifiers.append({
+            'name': name('flow_classifier', f['id']),
+            'properties': properties,
+            'source_port': name('port', f['logical_source_port'])
+            if f.get('logical_source_port') else None,
+            'destination_port': name('port', f['logical_destination_port'])
+            if f.get('logical_destination_port') else None})
+    chains = [{'name': name('port_chain', c['id']),
+               'description': c.get('description') or '',
+               'port_pair_groups': [name('port_pair_group', g)
+                                    for g in c['port_pair_groups']],
+               'flow_classifiers': [name('flow_classifier', f)
+                                    for f in c['flow_classifiers']]}
+              for c in capture.get('port_chains', [])]
+    return {'port_pairs': pairs, 'port_pair_groups': groups,
+            'flow_classifiers': classifiers, 'port_chains': chains}
 
 
 def _nic_order(server, ports, port_names):

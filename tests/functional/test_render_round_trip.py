@@ -37,6 +37,12 @@ def _shape(capture):
         'volumes': sorted((v['size'], v['volume_type'],
                            len(v['attachments']))
                           for v in capture['volumes']),
+        'chains': sorted((c['description'], len(c['port_pair_groups']),
+                          len(c['flow_classifiers']))
+                         for c in capture['port_chains']),
+        'classifiers': sorted(json.dumps(
+            {k: f[k] for k in ('protocol', 'destination_port_range_min')},
+            sort_keys=True) for f in capture['flow_classifiers']),
         'rules': sorted({json.dumps({k: r[k] for k in (
             'direction', 'protocol', 'port_range_min', 'port_range_max')},
             sort_keys=True)
@@ -69,9 +75,9 @@ def test_recovery_stack_rendered_from_a_capture_rebuilds_the_workload(
         assert created['stack_status'] == 'CREATE_COMPLETE', created
         after = _capture('site-b', recovery, base.unique('rt-b'))
 
-        # Port chains are not rendered yet: compare what is.
         assert _shape(after) == _shape(before)
         assert len(after['servers']) == 2
+        assert len(after['port_chains']) == 1
     finally:
         base.cli('site-b', 'stack', 'delete', '--yes', '--wait', recovery,
                  check=False)
