@@ -56,6 +56,12 @@ class CountingAPI:
             raise exceptions.SiteUnreachable(
                 'site %s does not answer: %s' % (
                     self.site.name, str(exc).split(': HTTPConnection')[0]))
+        except ks_exc.NotFound:
+            raise exceptions.NotFound('%s %s: not found at site %s' % (
+                service_type, path, self.site.name))
+        except ks_exc.HttpError as exc:
+            raise exceptions.RemoteError(self.site.name, 'GET', path,
+                                         exc.http_status, exc.message)
         return response.json()
 
 

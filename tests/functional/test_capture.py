@@ -93,3 +93,54 @@ def test_capture_cost_does_not_grow_with_the_group(vnf_stack, template):
     # The same list calls, whatever the size (no image call: no server).
     assert large['api_calls'] == small['api_calls'] - 1
     assert small['api_calls'] == 17
+
+
+HOOKS = '''
+version: '2.0'
+name: rescuer_test_hooks
+workflows:
+  quiesce_v1:
+    input: [group, site]
+    tasks:
+      quiesce: {action: std.noop}
+  resume_v1:
+    input: [group, site]
+    tasks:
+      resume: {action: std.noop}
+'''
+
+
+def _tasks(execution_id):
+    sess, endpoint = base.api('site-b', 'workflowv2')
+    tasks = sess.get('/executions/%s/tasks' % execution_id,
+                     endpoint_filter=endpoint).json()['tasks']
+    return {t['name']: t for t in tasks}
+
+
+def test_consistency_hooks_wrap_the_capture(vnf_stack, template):
+    hooks = template(HOOKS, name='rescuer_test_hooks.yaml')
+    base.ensure_workbook(pathlib.Path(hooks))
+    base.ensure_workbook(WORKBOOK)
+    inputs = {'site': 'site-a', 'stack': vnf_stack,
+              'group': base.unique('hooked'),
+              'pre_workflow': 'rescuer_test_hooks.quiesce_v1',
+              'post_workflow': 'rescuer_test_hooks.resume_v1'}
+    execution = base.wait_execution(base.start_execution(
+        'rescuer_dr.capture_v1', inputs), timeout=300)
+    assert execution['state'] == 'SUCCESS', execution.get('state_info')
+    tasks = _tasks(execution['id'])
+    assert all(tasks[n]['state'] == 'SUCCESS'
+               for n in ('pre_hook', 'capture', 'post_hook'))
+    assert tasks['pre_hook']['updated_at'] <= tasks['capture']['created_at']
+    assert tasks['capture']['updated_at'] <= tasks['post_hook'][
+        'created_at']
+
+    # A failed capture still resumes the workload, then fails clearly.
+    inputs.update(stack='no-such-stack', group=base.unique('hooked'))
+    failed = base.wait_execution(base.start_execution(
+        'rescuer_dr.capture_v1', inputs), timeout=300)
+    assert failed['state'] == 'ERROR'
+    assert failed['output']['error'] == (
+        'CaptureStackAction: orchestration /stacks/no-such-stack: not found '
+        'at site site-a')
+    assert _tasks(failed['id'])['resume_then_fail']['state'] == 'SUCCESS'
