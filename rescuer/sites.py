@@ -48,10 +48,12 @@ class Site:
 
 
 class Registry:
-    def __init__(self, sites, store_dir=None):
+    def __init__(self, sites, store_dir=None, store_keep=10):
         self._sites = {site.name: site for site in sites}
-        # Where this DR site's Rescuer keeps captures and reports.
+        # Where this DR site's Rescuer keeps captures and reports, and how
+        # many captures of each group it keeps.
         self.store_dir = store_dir
+        self.store_keep = store_keep
 
     @classmethod
     def load(cls, path=None):
@@ -69,9 +71,14 @@ class Registry:
                 'the DR site registry %s is not valid YAML: %s' % (path, exc))
         sites = _parse(document, path)
         store_dir = document.get('store_dir')
+        keep = document.get('store_keep', 10)
+        if not isinstance(keep, int) or keep < 1:
+            raise exceptions.RegistryError(
+                '%s: store_keep must be a whole number of captures, at '
+                'least 1' % path)
         return cls(sites,
                    store_dir=(path.parent / store_dir).resolve()
-                   if store_dir else None)
+                   if store_dir else None, store_keep=keep)
 
     def get(self, name):
         try:

@@ -34,7 +34,8 @@ class CaptureStackAction(base.RescuerAction):
         document = capture.capture_stack(
             session, site, self.stack, group=self.group,
             members=set(self.members) if self.members else None)
-        path = store.DirectoryStore(registry.store_dir).save(document)
+        path = store.DirectoryStore(registry.store_dir,
+                                    keep=registry.store_keep).save(document)
         return {'capture_id': document['capture_id'], 'group': self.group,
                 'site': site.name, 'api_calls': document['api_calls'],
                 'counts': {kind: len(document[kind]) for kind in (

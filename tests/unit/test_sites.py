@@ -51,6 +51,8 @@ def test_missing_registry_file_is_a_clear_error(tmp_path):
     ('clouds_file: c.yaml\nsites: {a: {region: R}}', "site 'a' needs a"),
     ('clouds_file: c.yaml\nsites: {a: {cloud: c, password: x}}',
      "unknown keys: password"),
+    ('clouds_file: c.yaml\nstore_keep: 0\nsites: {a: {cloud: c}}',
+     'store_keep must be a whole number'),
 ])
 def test_malformed_registry_is_refused(tmp_path, text, message):
     path = tmp_path / 'sites.yaml'
