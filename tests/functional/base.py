@@ -8,6 +8,7 @@ in-process (each CLI call costs seconds of start-up).
 import json
 import os
 import pathlib
+import random
 import subprocess
 import sys
 import time
@@ -74,6 +75,18 @@ def api(cloud, service_type):
     return session(cloud), {'service_type': service_type,
                             'interface': 'public',
                             'region_name': region(cloud)}
+
+
+def stack_outputs(cloud, stack):
+    """{output_key: output_value} of a stack, via `openstack stack show`."""
+    return {o['output_key']: o['output_value'] for o in
+            cli_json(cloud, 'stack', 'show', stack)['outputs']}
+
+
+def service_port_parameter():
+    """`examples/vnf-site.yaml`'s service_port, random: port chains of one
+    project must not have overlapping classifiers."""
+    return ['--parameter', 'service_port=%d' % random.randint(1024, 65535)]
 
 
 def unique(prefix):

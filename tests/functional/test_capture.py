@@ -2,7 +2,6 @@
 
 import json
 import pathlib
-import random
 
 import pytest
 
@@ -43,7 +42,7 @@ def _ports_template(count):
 def vnf_stack():
     name = base.unique('capt')
     base.cli('site-a', 'stack', 'create', '--wait', '-t', VNF_SITE,
-             '--parameter', 'service_port=%d' % random.randint(1024, 65535),
+             *base.service_port_parameter(),
              name)
     yield name
     base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name)

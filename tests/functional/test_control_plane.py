@@ -50,16 +50,11 @@ def test_plugin_reads_the_site_registry_in_heat_engine():
     base.cli('site-a', 'stack', 'create', '--wait', '-t', path,
              '--parameter', 'site=site-b', name)
     try:
-        outputs = _outputs('site-a', name)
+        outputs = base.stack_outputs('site-a', name)
         assert outputs['region'] == 'RegionB'
         assert outputs['role'] == 'recovery'
     finally:
         base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name)
-
-
-def _outputs(site, name):
-    stack = base.cli_json(site, 'stack', 'show', name)
-    return {o['output_key']: o['output_value'] for o in stack['outputs']}
 
 
 def test_unknown_site_is_refused_before_anything_is_created():

@@ -1,10 +1,13 @@
 """`rescuer-lab fail` is a real site loss; `recover` brings it back."""
 
-import random
 import socket
 
 import pytest
 
+from rescuer import protection
+from rescuer import render
+from rescuer import sites
+from rescuer import store
 from tests.functional import base
 
 RANDOM_STRING = '''
@@ -28,7 +31,7 @@ def site_a_workload():
     """A VNF stack and a replicated volume with data at site-a."""
     stack = base.unique('survivor')
     base.cli('site-a', 'stack', 'create', '--wait', '-t', VNF_SITE,
-             '--parameter', 'service_port=%d' % random.randint(1024, 65535),
+             *base.service_port_parameter(),
              stack)
     volume = base.create_volume('site-a', base.unique('rep'),
                                 'lab-replicated')
@@ -56,11 +59,22 @@ def _stack_state(stack):
         'stack_status'], servers, volumes
 
 
+def _capture_before_the_disaster(stack):
+    base.ensure_workbook(base.REPO / 'workbooks' / 'rescuer_dr.yaml')
+    group = base.unique('dr-group')
+    execution = base.wait_execution(base.start_execution(
+        'rescuer_dr.capture_v1', {'site': 'site-a', 'stack': stack,
+                                  'group': group}), timeout=300)
+    assert execution['state'] == 'SUCCESS', execution.get('state_info')
+    return group, execution['output']['capture']['capture_id']
+
+
 def test_site_a_loss_and_recovery(site_a_workload, template):
     stack, volume = site_a_workload
     assert _stack_state(stack) == (
         'CREATE_COMPLETE', {'function': 'ACTIVE', 'client': 'ACTIVE'},
         {'boot_volume': 'in-use', 'data_volume': 'in-use'})
+    group, capture_id = _capture_before_the_disaster(stack)
     base.ensure_workbook(base.REPO / 'workbooks' / 'rescuer_sites.yaml')
     managed = None
     try:
@@ -97,6 +111,16 @@ def test_site_a_loss_and_recovery(site_a_workload, template):
             'site-b@lab#lab', '--non-bootable', base.unique('takeover'))['id']
         base.wait_volume('site-b-admin', managed)
         assert base.tags('site-b', managed) == ['replicated']
+
+        # The DR site still holds site-a's last capture, and can render
+        # the recovery stack from it without site-a.
+        registry = sites.Registry.load(base.lab_env()['RESCUER_SITES_FILE'])
+        document, skipped = store.DirectoryStore(registry.store_dir).latest(
+            group)
+        assert (document['capture_id'], skipped) == (capture_id, [])
+        text = render.render(document, protection.merged_mappings(
+            registry.get('site-b')), 'keep', 'site-b')
+        assert 'OS::Nova::Server' in text
     finally:
         base.rescuer_lab('recover', 'site-a')
         if managed:

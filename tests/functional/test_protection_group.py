@@ -7,11 +7,6 @@ from tests.functional import base
 TEMPLATE = str(base.REPO / 'examples' / 'protected-vnf.yaml')
 
 
-def _outputs(stack):
-    return {o['output_key']: o['output_value'] for o in
-            base.cli_json('site-a', 'stack', 'show', stack)['outputs']}
-
-
 def test_protected_vnf_stack_creates_updates_and_deletes():
     name = base.unique('pvnf')
     created = base.cli_json('site-a', 'stack', 'create', '--wait', '-t',
@@ -21,7 +16,7 @@ def test_protected_vnf_stack_creates_updates_and_deletes():
         resources = {r['resource_name']: r['physical_resource_id'] for r in
                      base.cli_json('site-a', 'stack', 'resource', 'list',
                                    name)}
-        out = _outputs(name)
+        out = base.stack_outputs('site-a', name)
         assert out['protection_status'] == 'defined'
         assert out['sync_interval'] == 150  # half the RPO
         for member in ('net', 'subnet', 'port', 'vnf', 'data'):

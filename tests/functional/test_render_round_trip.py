@@ -3,7 +3,6 @@ two captures describe the same workload, modulo ids and site mappings."""
 
 import json
 import pathlib
-import random
 
 from rescuer import protection
 from rescuer import render
@@ -55,7 +54,7 @@ def test_recovery_stack_rendered_from_a_capture_rebuilds_the_workload(
         template):
     primary = base.unique('rt')
     base.cli('site-a', 'stack', 'create', '--wait', '-t', VNF_SITE,
-             '--parameter', 'service_port=%d' % random.randint(1024, 65535),
+             *base.service_port_parameter(),
              primary)
     recovery = base.unique('rt-recovery')
     try:

@@ -5,11 +5,6 @@ from tests.functional import base
 TEMPLATE = str(base.REPO / 'examples' / 'replicated-volumes.yaml')
 
 
-def _outputs(stack):
-    return {o['output_key']: o['output_value'] for o in
-            base.cli_json('site-a', 'stack', 'show', stack)['outputs']}
-
-
 def _backups(volume_id):
     return [b for b in base.volume_call('site-a', 'GET', '/backups/detail')[
         'backups'] if b['volume_id'] == volume_id]
@@ -21,7 +16,7 @@ def test_volumes_are_protected_by_storage_and_by_backup():
                             TEMPLATE, name)
     assert created['stack_status'] == 'CREATE_COMPLETE', created
     try:
-        out = _outputs(name)
+        out = base.stack_outputs('site-a', name)
         database, archive = out['database_id'], out['archive_id']
         assert out['database_replication'] == 'enabled'
         assert out['database_dr_source'] == {'kind': 'replica',

@@ -6,11 +6,6 @@ from tests.functional import base
 TEMPLATE = str(base.REPO / 'examples' / 'standby-stack.yaml')
 
 
-def _outputs(site, stack):
-    return {o['output_key']: o['output_value'] for o in
-            base.cli_json(site, 'stack', 'show', stack)['outputs']}
-
-
 def _remote_resources(stack_id):
     sess, endpoint = base.api('site-b', 'orchestration')
     resources = sess.get('/stacks/%s/resources' % stack_id,
@@ -39,7 +34,7 @@ def test_standby_levels_at_the_dr_site():
                             TEMPLATE, name)
     assert created['stack_status'] == 'CREATE_COMPLETE', created
     try:
-        remote_id = _outputs('site-a', name)['remote_stack_id']
+        remote_id = base.stack_outputs('site-a', name)['remote_stack_id']
         # Cold: the network exists at site-b, the VNF does not.
         cold = _remote_resources(remote_id)
         assert set(cold) == {'net', 'subnet'}
@@ -56,8 +51,8 @@ def test_standby_levels_at_the_dr_site():
         active = _remote_resources(remote_id)
         assert active['vnf'] == hot['vnf']  # same server, now serving
         assert _server(hot['vnf'])['metadata']['in_service'] == 'true'
-        assert _outputs('site-a', name)['remote_outputs']['vnf_id'] == \
-            hot['vnf']
+        outputs = base.stack_outputs('site-a', name)
+        assert outputs['remote_outputs']['vnf_id'] == hot['vnf']
 
         _set_level(name, 'cold')
         assert set(_remote_resources(remote_id)) == {'net', 'subnet'}

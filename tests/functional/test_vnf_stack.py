@@ -1,8 +1,6 @@
 """A small NFV site - network, ports, servers from an image and from a
 volume, an attached data volume, a service chain - at each lab site."""
 
-import random
-
 import pytest
 
 from tests.functional import base
@@ -33,9 +31,7 @@ def _chain(site, chain_id, ok=(200,)):
 def test_vnf_site_creates_updates_and_deletes(site):
     name = base.unique('vnf')
     created = base.cli_json(site, 'stack', 'create', '--wait', '-t',
-                            TEMPLATE, '--parameter',
-                            'service_port=%d' % random.randint(1024, 65535),
-                            name)
+                            TEMPLATE, *base.service_port_parameter(), name)
     assert created['stack_status'] == 'CREATE_COMPLETE', created
     try:
         resources = _resources(site, name)
