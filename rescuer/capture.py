@@ -27,14 +27,15 @@ import uuid
 
 from keystoneauth1 import exceptions as ks_exc
 
+from rescuer import clients
 from rescuer import exceptions
 
 SCHEMA_VERSION = 1
 # Never copied into a capture, wherever they appear.
 SECRET_KEYS = frozenset((
     'user_data', 'adminPass', 'admin_pass', 'password', 'key_data',
-    'private_key', 'secret', 'token', 'auth_token', 'OS-EXT-SRV-ATTR:'
-    'user_data'))
+    'private_key', 'secret', 'token', 'auth_token',
+    'OS-EXT-SRV-ATTR:user_data'))
 
 
 class CountingAPI:
@@ -51,11 +52,8 @@ class CountingAPI:
             response = self.session.get(path, endpoint_filter={
                 'service_type': service_type, 'interface': 'public',
                 'region_name': self.site.region}, headers=headers)
-        except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
-                ks_exc.DiscoveryFailure) as exc:
-            raise exceptions.SiteUnreachable(
-                'site %s does not answer: %s' % (
-                    self.site.name, str(exc).split(': HTTPConnection')[0]))
+        except clients.UNREACHABLE as exc:
+            raise clients.unreachable(self.site, exc)
         except ks_exc.NotFound:
             raise exceptions.NotFound('%s %s: not found at site %s' % (
                 service_type, path, self.site.name))

@@ -12,23 +12,44 @@ import urllib.parse
 
 import openstack.config
 from openstack import exceptions as sdk_exc
+from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
 from rescuer import exceptions
 
 
-def site_session(site):
-    """A keystoneauth session for ``site`` (a :class:`rescuer.sites.Site`)."""
+# keystoneauth errors that mean "the site does not answer".
+UNREACHABLE = (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
+               ks_exc.DiscoveryFailure, ks_exc.ServiceUnavailable,
+               ks_exc.BadGateway, ks_exc.GatewayTimeout)
+
+
+def short_reason(exc):
+    """The first clause of a keystoneauth error, without urllib3's story."""
+    return str(exc).split(': HTTPConnectionPool')[0]
+
+
+def unreachable(site, exc):
+    return exceptions.SiteUnreachable('site %s does not answer: %s'
+                                      % (site.name, short_reason(exc)))
+
+
+def _cloud(site):
+    """The site's cloud from the registry's clouds file."""
     config = openstack.config.OpenStackConfig(
         config_files=[str(site.clouds_file)], load_envvars=False)
     try:
-        cloud = config.get_one(cloud=site.cloud, region_name=site.region)
+        return config.get_one(cloud=site.cloud, region_name=site.region)
     except sdk_exc.ConfigException as exc:
         raise exceptions.RegistryError(
             'site %s: cloud %r not usable from %s: %s'
             % (site.name, site.cloud, site.clouds_file, exc))
-    return cloud.get_session()
+
+
+def site_session(site):
+    """A keystoneauth session for ``site`` (a :class:`rescuer.sites.Site`)."""
+    return _cloud(site).get_session()
 
 
 def token_session(auth_url, token, project_id, trust_id=None):
@@ -42,9 +63,7 @@ def token_session(auth_url, token, project_id, trust_id=None):
 
 def auth_url_of(site):
     """The Keystone URL the site's clouds-file entry authenticates against."""
-    config = openstack.config.OpenStackConfig(
-        config_files=[str(site.clouds_file)], load_envvars=False)
-    return config.get_one(cloud=site.cloud).config['auth']['auth_url']
+    return _cloud(site).config['auth']['auth_url']
 
 
 def same_keystone(url_a, url_b):

@@ -2,20 +2,12 @@
 
 from keystoneauth1 import exceptions as ks_exc
 
+from rescuer import clients
 from rescuer import exceptions
-
-_UNREACHABLE = (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
-                ks_exc.DiscoveryFailure, ks_exc.ServiceUnavailable,
-                ks_exc.BadGateway, ks_exc.GatewayTimeout)
 
 # Tag a recovery-site stack carries while it serves a failed-over group:
 # deleting the protection side then never deletes the serving stack.
 FAILED_OVER_TAG = 'rescuer-failed-over'
-
-
-def _short(exc):
-    """The first clause of a keystoneauth error, without urllib3's story."""
-    return str(exc).split(': HTTPConnectionPool')[0]
 
 
 class HeatAPI:
@@ -36,14 +28,12 @@ class HeatAPI:
             raise exceptions.SiteUnreachable(
                 'site %s has no orchestration endpoint in region %s'
                 % (self.site.name, self.site.region))
-        except _UNREACHABLE as exc:
-            raise exceptions.SiteUnreachable(
-                'site %s does not answer: %s' % (self.site.name,
-                                                 _short(exc)))
+        except clients.UNREACHABLE as exc:
+            raise clients.unreachable(self.site, exc)
         except ks_exc.Unauthorized as exc:
             raise exceptions.SiteUnreachable(
                 "site %s refused Rescuer's credentials: %s"
-                % (self.site.name, _short(exc)))
+                % (self.site.name, clients.short_reason(exc)))
         if response.status_code == 404:
             raise exceptions.NotFound('%s %s: not found at site %s'
                                       % (method, path, self.site.name))
@@ -55,10 +45,8 @@ class HeatAPI:
             return {}  # e.g. 202 Accepted on update, 204 on delete
         return response.json()
 
-    def list_stacks(self, **filters):
-        query = '&'.join('%s=%s' % item for item in sorted(filters.items()))
-        stacks = self._call('GET', '/stacks' + ('?' + query if query
-                                                else ''))['stacks']
+    def list_stacks(self):
+        stacks = self._call('GET', '/stacks')['stacks']
         return [{'id': s['id'], 'name': s['stack_name'],
                  'status': s['stack_status']} for s in stacks]
 
@@ -81,22 +69,17 @@ class HeatAPI:
         if tags is not None:
             body['tags'] = ','.join(tags)
         self._call('PATCH' if existing else 'PUT',
-                   '/stacks/%s' % self._path(stack_id), body)
+                   '/stacks/%s' % stack_id, body)
 
     def get_stack(self, stack_id):
-        return self._call('GET', '/stacks/%s' % self._path(stack_id))['stack']
+        return self._call('GET', '/stacks/%s' % stack_id)['stack']
 
     def delete_stack(self, stack_id):
-        self._call('DELETE', '/stacks/%s' % self._path(stack_id))
+        self._call('DELETE', '/stacks/%s' % stack_id)
 
     def validate(self, template, parameters=None):
         return self._call('POST', '/validate', {
             'template': template, 'parameters': parameters or {}})
-
-    @staticmethod
-    def _path(stack_id):
-        # GET /stacks/{id} redirects to /stacks/{name}/{id}; both work.
-        return stack_id
 
 
 def _error_message(response):

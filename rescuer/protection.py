@@ -66,7 +66,7 @@ def unmapped(mappings, used):
     return missing
 
 
-def describe_unmapped(missing, site):
-    return 'no mapping at site %s for %s' % (site.name, '; '.join(
+def describe_unmapped(missing, site_name):
+    return 'no mapping at site %s for %s' % (site_name, '; '.join(
         '%s %s' % (kind, ', '.join(names))
         for kind, names in sorted(missing.items())))

@@ -193,7 +193,7 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
     if missing:
         raise exceptions.Unmapped(protection.describe_unmapped(
             {kind: sorted(names) for kind, names in missing.items()},
-            _SiteName(site_name)))
+            site_name))
     out['parameters'] = [parameters[k] for k in sorted(parameters)]
     out.update(group=capture['group'], capture_id=capture['capture_id'],
                source_site=capture['site'],
@@ -251,11 +251,6 @@ def _nic_order(server, ports, port_names):
         found = [order.index(ip) for ip in ips if ip in order]
         return (min(found) if found else len(order), port_names[port['id']])
     return [port_names[p['id']] for p in sorted(ports, key=position)]
-
-
-class _SiteName:
-    def __init__(self, name):
-        self.name = name
 
 
 def render(capture, mappings, ip_policy='keep', site_name='the DR site',

@@ -143,9 +143,9 @@ def admin_session(site, secrets, timeout=5):
     return _ADMIN_SESSIONS[site.name]
 
 
-def reported_up(site, secrets, service_type, path, binary):
-    """True when ``site``'s API of ``service_type`` reports ``binary`` of
-    this site up (Heat's /services, Nova's and Cinder's /os-services)."""
+def services_up(site, secrets, service_type, path):
+    """Binaries of ``site`` that its API of ``service_type`` reports up
+    (Heat's /services, Nova's and Cinder's /os-services); one call."""
     try:
         response = admin_session(site, secrets).get(
             path, endpoint_filter={'service_type': service_type,
@@ -153,13 +153,10 @@ def reported_up(site, secrets, service_type, path, binary):
                                    'region_name': site.region},
             raise_exc=False)
     except (ks_exc.ClientException, OSError):
-        return False
+        return frozenset()
     if response.status_code != 200:
-        return False
-    for entry in response.json().get('services', []):
-        state = entry.get('state') or entry.get('status')
-        host = entry.get('host') or ''
-        if (entry.get('binary') == binary and state == 'up' and
-                host.split('@')[0] == site.name):
-            return True
-    return False
+        return frozenset()
+    return frozenset(
+        entry.get('binary') for entry in response.json().get('services', [])
+        if (entry.get('state') or entry.get('status')) == 'up' and
+        (entry.get('host') or '').split('@')[0] == site.name)

@@ -241,14 +241,23 @@ def sync_databases(site, secrets):
 
 # ---------------------------------------------------------------- processes
 
-def _healthy(service, secrets):
+def _healthy(service, secrets, reports=None):
+    """Running and answering.  ``reports`` caches what each reporting API
+    said, for one pass over many services (status)."""
     if procs.running_pid(service.pid_file) is None:
         return False
     if service.probe_url:
         return svcs.http_answers(service.probe_url, service.probe_ok)
     if service.reported_by:
-        return identity.reported_up(service.site, secrets,
-                                    *service.reported_by)
+        service_type, path, binary = service.reported_by
+        key = (service.site.name, service_type, path)
+        if reports is None or key not in reports:
+            up = identity.services_up(service.site, secrets, service_type,
+                                      path)
+            if reports is None:
+                return binary in up
+            reports[key] = up
+        return binary in reports[key]
     return True
 
 
@@ -376,11 +385,12 @@ def status(sites=topo.SITES):
     """[(service, healthy, detail)] for every service of ``sites``."""
     secrets = lab_secrets.Secrets()
     rows = []
+    reports = {}
     for service in svcs.all_services(sites):
         pid = procs.running_pid(service.pid_file)
         if pid is None:
             rows.append((service, False, 'not running'))
-        elif not _healthy(service, secrets):
+        elif not _healthy(service, secrets, reports):
             rows.append((service, False, 'pid %d does not answer' % pid))
         else:
             rows.append((service, True, 'pid %d, %s' % (

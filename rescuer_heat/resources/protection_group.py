@@ -290,7 +290,7 @@ class ProtectionGroup(resource.Resource):
             protection.merged_mappings(site, self.properties[self.MAPPINGS]),
             self._used_names(members))
         if missing:
-            self._fail(protection.describe_unmapped(missing, site),
+            self._fail(protection.describe_unmapped(missing, site.name),
                        self.MAPPINGS)
 
     def add_dependencies(self, deps):

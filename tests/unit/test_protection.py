@@ -57,7 +57,7 @@ def test_unmapped_names_are_listed_together(site_b):
     missing = protection.unmapped(mappings, {
         'images': {'cirros', 'ubuntu', 'debian'}, 'flavors': {'small'}})
     assert missing == {'images': ['debian', 'ubuntu']}
-    assert protection.describe_unmapped(missing, site_b) == (
+    assert protection.describe_unmapped(missing, site_b.name) == (
         'no mapping at site site-b for images debian, ubuntu')
 
 
