@@ -78,3 +78,18 @@ def same_keystone(url_a, url_b):
                 parts.port or {'http': 80, 'https': 443}.get(parts.scheme),
                 path)
     return bool(url_a and url_b) and norm(url_a) == norm(url_b)
+
+
+def site_of_keystone(registry, auth_url, region=None):
+    """The registry's site behind Keystone ``auth_url`` (and ``region``,
+    when several sites share one Keystone)."""
+    matches = [site for site in registry
+               if same_keystone(auth_url_of(site), auth_url)]
+    if len(matches) > 1 and region:
+        matches = [site for site in matches if site.region == region]
+    if len(matches) != 1:
+        raise exceptions.RegistryError(
+            'the DR site registry has %s site for Keystone %s%s' % (
+                'no' if not matches else 'more than one', auth_url,
+                ' region %s' % region if region else ''))
+    return matches[0]

@@ -48,3 +48,15 @@ class InvalidCapture(RescuerError):
 
 class Unmapped(RescuerError):
     """Names used at the primary have no mapping at the recovery site."""
+
+
+class WorkflowFailed(RescuerError):
+    """A Rescuer workflow at the DR site ended in error."""
+
+
+class InvalidGroup(RescuerError):
+    """A protection group's definition is incomplete or inconsistent."""
+
+
+class StackFailed(RescuerError):
+    """A stack at a site ended in a FAILED state."""

@@ -1,49 +1,17 @@
 """Thin helpers over Heat's REST API at a site (through keystoneauth)."""
 
-from keystoneauth1 import exceptions as ks_exc
-
-from rescuer import clients
 from rescuer import exceptions
+from rescuer import rest
 
 # Tag a recovery-site stack carries while it serves a failed-over group:
 # deleting the protection side then never deletes the serving stack.
 FAILED_OVER_TAG = 'rescuer-failed-over'
 
 
-class HeatAPI:
+class HeatAPI(rest.ServiceAPI):
     """Heat at one site, for one session."""
 
-    def __init__(self, session, site):
-        self.session = session
-        self.site = site
-
-    def _call(self, method, path, body=None, ok=(200, 201, 202, 204)):
-        try:
-            response = self.session.request(
-                path, method, json=body, raise_exc=False,
-                endpoint_filter={'service_type': 'orchestration',
-                                 'interface': 'public',
-                                 'region_name': self.site.region})
-        except ks_exc.EndpointNotFound:
-            raise exceptions.SiteUnreachable(
-                'site %s has no orchestration endpoint in region %s'
-                % (self.site.name, self.site.region))
-        except clients.UNREACHABLE as exc:
-            raise clients.unreachable(self.site, exc)
-        except ks_exc.Unauthorized as exc:
-            raise exceptions.SiteUnreachable(
-                "site %s refused Rescuer's credentials: %s"
-                % (self.site.name, clients.short_reason(exc)))
-        if response.status_code == 404:
-            raise exceptions.NotFound('%s %s: not found at site %s'
-                                      % (method, path, self.site.name))
-        if response.status_code not in ok:
-            raise exceptions.RemoteError(self.site.name, method, path,
-                                         response.status_code,
-                                         _error_message(response))
-        if 'json' not in response.headers.get('Content-Type', ''):
-            return {}  # e.g. 202 Accepted on update, 204 on delete
-        return response.json()
+    service_type = 'orchestration'
 
     def list_stacks(self):
         stacks = self._call('GET', '/stacks')['stacks']
@@ -74,23 +42,40 @@ class HeatAPI:
     def get_stack(self, stack_id):
         return self._call('GET', '/stacks/%s' % stack_id)['stack']
 
+    def stack_state(self, stack_id, action=None, gone_is_done=False):
+        """'COMPLETE' or 'IN_PROGRESS' for the stack's current (or the
+        given) action; raise :class:`RemoteError` with Heat's reason when
+        it FAILED.  A stack that is gone is COMPLETE for ``gone_is_done``
+        (waiting for a delete)."""
+        try:
+            stack = self.get_stack(stack_id)
+        except exceptions.NotFound:
+            if gone_is_done:
+                return 'COMPLETE'
+            raise
+        current, status = stack['stack_status'].rsplit('_', 1)
+        if stack['stack_status'] == 'DELETE_COMPLETE' and action != 'DELETE':
+            # Heat still shows a deleted stack by id: it is gone.
+            if gone_is_done:
+                return 'COMPLETE'
+            raise exceptions.StackFailed('stack %s at site %s was deleted'
+                                         % (stack_id, self.site.name))
+        if action and current != action:
+            return 'IN_PROGRESS'
+        if status == 'FAILED':
+            raise exceptions.StackFailed(
+                'stack %s at site %s is %s: %s' % (
+                    stack['stack_name'], self.site.name,
+                    stack['stack_status'],
+                    stack.get('stack_status_reason') or 'no reason given'))
+        return status
+
     def delete_stack(self, stack_id):
         self._call('DELETE', '/stacks/%s' % stack_id)
 
     def validate(self, template, parameters=None):
         return self._call('POST', '/validate', {
             'template': template, 'parameters': parameters or {}})
-
-
-def _error_message(response):
-    """The most specific message in a Heat error body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text
-    error = body.get('error') or {}
-    return (error.get('message') or body.get('explanation') or
-            body.get('title') or response.text)
 
 
 def list_stacks(session, site):

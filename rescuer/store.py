@@ -13,14 +13,23 @@ same three methods.
 - ``latest`` returns the newest capture that passes its checksum,
   skipping (and reporting) corrupt ones.
 - the last ``keep`` captures of a group are kept.
+
+Beside the captures, a group's directory holds its definition
+(``group.json``, written when the group is registered) and the record of
+its last completed sync (``sync.json``).
 """
 
 import json
 import os
 import pathlib
+import shutil
 
 from rescuer import capture as capture_mod
 from rescuer import exceptions
+from rescuer import groups
+
+DEFINITION = 'group.json'
+LAST_SYNC = 'sync.json'
 
 
 class DirectoryStore:
@@ -43,17 +52,13 @@ class DirectoryStore:
         name = '%s-%s.json' % (
             document['captured_at'].replace(':', '').replace('+', 'p'),
             document['capture_id'])
-        partial = directory / (name + '.partial')
-        with open(partial, 'w') as f:
-            json.dump(document, f, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, directory / name)
+        _write_json(directory / name, document)
         self._prune(directory)
         return directory / name
 
     def _files(self, directory):
-        return sorted(directory.glob('*.json'))
+        # Captures are named by time; group.json and sync.json are not.
+        return sorted(directory.glob('[0-9]*.json'))
 
     def _prune(self, directory):
         for old in self._files(directory)[:-self.keep]:
@@ -77,3 +82,50 @@ class DirectoryStore:
             'no good capture of group %s at %s%s' % (
                 group, self.root,
                 (' (skipped: %s)' % '; '.join(skipped)) if skipped else ''))
+
+    # ------------------------------------------- definitions and syncs
+
+    def save_definition(self, definition):
+        groups.check(definition)
+        directory = self._group_dir(definition['group'])
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_json(directory / DEFINITION, definition)
+        return directory / DEFINITION
+
+    def definition(self, group):
+        """The registered definition of ``group``."""
+        path = self._group_dir(group) / DEFINITION
+        try:
+            with open(path) as f:
+                return groups.check(json.load(f))
+        except FileNotFoundError:
+            raise exceptions.NotFound(
+                'group %s is not registered at this DR site (no %s)'
+                % (group, path))
+        except ValueError as exc:
+            raise exceptions.InvalidGroup('%s: %s' % (path, exc))
+
+    def save_sync(self, record):
+        _write_json(self._group_dir(record['group']) / LAST_SYNC, record)
+
+    def last_sync(self, group):
+        """The record of the last completed sync, or None."""
+        try:
+            with open(self._group_dir(group) / LAST_SYNC) as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def remove_group(self, group):
+        """Forget a group: definition, sync record and captures."""
+        shutil.rmtree(self._group_dir(group), ignore_errors=True)
+
+
+def _write_json(path, document):
+    """Write whole or not at all: .partial, fsync, rename."""
+    partial = path.with_name(path.name + '.partial')
+    with open(partial, 'w') as f:
+        json.dump(document, f, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)

@@ -22,6 +22,7 @@ from rescuer_lab import procs
 from rescuer_lab import secrets as lab_secrets
 from rescuer_lab import services as svcs
 from rescuer_lab import topology as topo
+from rescuer_lab import workbooks
 
 START_TIMEOUT = 120
 
@@ -338,6 +339,10 @@ def up(sites=topo.SITES):
     secrets = lab_secrets.Secrets()
     _in_parallel(_prepare_site, sites, secrets)
     write_client_files(secrets)
+    for site in sites:
+        if site.runs_mistral:
+            say(site, 'workbooks loaded: %s' % ', '.join(
+                workbooks.load(site, secrets)))
     say(None, 'up in %.0f s' % (time.monotonic() - started))
 
 

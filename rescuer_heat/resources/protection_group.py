@@ -8,10 +8,19 @@ from heat.engine import constraints
 from heat.engine import properties
 from heat.engine import resource
 from heat.engine import support
+from oslo_config import cfg
+from oslo_log import log as logging
 
+from rescuer import clients
 from rescuer import exceptions as rescuer_exc
+from rescuer import groups
+from rescuer import heat as rescuer_heat
+from rescuer import mistral
 from rescuer import protection
 from rescuer import sites
+from rescuer import sync
+
+LOG = logging.getLogger(__name__)
 
 # Resource types whose properties name images and flavors of the primary
 # site, which must be mapped at the recovery site.
@@ -39,9 +48,14 @@ class ProtectionGroup(resource.Resource):
     violates, a sync interval that cannot meet the RPO and an image or
     flavor of a member that has no mapping - naming the property.
 
-    Registering the group with the DR site's Mistral (initial capture,
-    scheduled sync) comes with the sync workflow; until then the group
-    reports ``protection_status`` ``defined``.
+    On create and update the group registers with the recovery site's
+    Mistral: it runs ``rescuer_dr.register_v1`` there (the definition is
+    kept at the DR site, the group is captured and its recovery stack
+    ``rescuer-<group>`` built at its standby level) and keeps a cron
+    trigger ``rescuer-sync-<group>`` running ``rescuer_dr.sync_v1`` at the
+    sync interval.  The resource is complete when the first sync is.  On
+    delete it removes the trigger and runs ``rescuer_dr.unregister_v1``,
+    which never deletes the recovery stack of a failed-over group.
     """
 
     support_status = support.SupportStatus(version='0.1.0')
@@ -67,11 +81,12 @@ class ProtectionGroup(resource.Resource):
 
     ATTRIBUTES = (
         PROTECTION_STATUS, MEMBER_IDS, SYNC_INTERVAL_ATTR,
-        LAST_SYNC_TIME, ACHIEVED_RPO, RECOVERY_STACK_ID, RECOVERY_SITE_ATTR,
+        LAST_SYNC_TIME, ACHIEVED_RPO, RPO_STATUS, RECOVERY_STACK_ID,
+        RECOVERY_SITE_ATTR, GROUP_NAME, WORKFLOWS,
     ) = (
         'protection_status', 'member_ids', 'sync_interval',
-        'last_sync_time', 'achieved_rpo', 'recovery_stack_id',
-        'recovery_site',
+        'last_sync_time', 'achieved_rpo', 'rpo_status', 'recovery_stack_id',
+        'recovery_site', 'group_name', 'workflows',
     )
 
     properties_schema = {
@@ -193,8 +208,12 @@ class ProtectionGroup(resource.Resource):
 
     attributes_schema = {
         PROTECTION_STATUS: attributes.Schema(
-            _('defined, protected, failed-over.'),
-            type=attributes.Schema.STRING),
+            _('protected (its recovery stack at the recovery site is at '
+              'its standby level), failed-over (the recovery stack serves '
+              'the group), or unknown (the recovery site does not '
+              'answer).'),
+            type=attributes.Schema.STRING,
+            cache_mode=attributes.Schema.CACHE_NONE),
         MEMBER_IDS: attributes.Schema(
             _('Physical ids of the members, by resource name.'),
             type=attributes.Schema.MAP),
@@ -202,17 +221,35 @@ class ProtectionGroup(resource.Resource):
             _('The sync interval in force, in seconds.'),
             type=attributes.Schema.INTEGER),
         LAST_SYNC_TIME: attributes.Schema(
-            _('Time of the last successful sync (none yet).'),
-            type=attributes.Schema.STRING),
+            _('Capture time of the last successful sync (ISO 8601).'),
+            type=attributes.Schema.STRING,
+            cache_mode=attributes.Schema.CACHE_NONE),
         ACHIEVED_RPO: attributes.Schema(
-            _('Seconds since the last successful sync (none yet).'),
-            type=attributes.Schema.INTEGER),
+            _('Seconds since the last successful sync: what a disaster '
+              'now would lose of the metadata.'),
+            type=attributes.Schema.INTEGER,
+            cache_mode=attributes.Schema.CACHE_NONE),
+        RPO_STATUS: attributes.Schema(
+            _('met, or missed when the achieved RPO exceeds the target '
+              '(the RPO alert).'),
+            type=attributes.Schema.STRING,
+            cache_mode=attributes.Schema.CACHE_NONE),
         RECOVERY_STACK_ID: attributes.Schema(
-            _('Id of the recovery stack at the recovery site (none yet).'),
-            type=attributes.Schema.STRING),
+            _('Id of the recovery stack at the recovery site.'),
+            type=attributes.Schema.STRING,
+            cache_mode=attributes.Schema.CACHE_NONE),
         RECOVERY_SITE_ATTR: attributes.Schema(
             _('The recovery site.'),
             type=attributes.Schema.STRING),
+        GROUP_NAME: attributes.Schema(
+            _('The group\'s name at the recovery site: the input of its '
+              'workflows.'),
+            type=attributes.Schema.STRING),
+        WORKFLOWS: attributes.Schema(
+            _('The recovery site\'s Mistral workflows for this group and '
+              'their input, by purpose (e.g. sync): {purpose: {workflow, '
+              'input}}.'),
+            type=attributes.Schema.MAP),
     }
 
     # ------------------------------------------------------------ helpers
@@ -300,18 +337,153 @@ class ProtectionGroup(resource.Resource):
             if name in self.stack and name != self.name:
                 deps += (self, self.stack[name])
 
+    # ---------------------------------------------------- registration
+
+    def _group(self):
+        """The group's name at the recovery site."""
+        return self.resource_id or self.physical_resource_name()
+
+    def _primary_site(self, registry):
+        return clients.site_of_keystone(
+            registry, self.context.keystone_v3_endpoint,
+            cfg.CONF.region_name_for_services)
+
+    def _definition(self):
+        registry = sites.Registry.load()
+        hooks = {k: v for k, v in
+                 self.properties[self.CONSISTENCY_HOOKS].items()
+                 if v is not None}
+        mappings = {k: v for k, v in self.properties[self.MAPPINGS].items()
+                    if v is not None}
+        return groups.definition(
+            group=self._group(),
+            primary_site=self._primary_site(registry).name,
+            stack_id=self.stack.id, stack_name=self.stack.name,
+            members=self.properties[self.MEMBERS],
+            tier=self.properties[self.TIER],
+            mode=self.properties[self.MODE],
+            recovery_site=self.properties[self.RECOVERY_SITE],
+            recovery_region=self.properties[self.RECOVERY_REGION],
+            rpo=self.properties[self.RPO], rto=self.properties[self.RTO],
+            sync_interval=self.sync_interval(),
+            consistency_hooks=hooks, mappings=mappings)
+
+    def _recovery_session(self):
+        site = self._site()
+        return site, clients.site_session(site)
+
+    def _mistral(self):
+        return mistral.MistralAPI(*reversed(self._recovery_session()))
+
+    def _register(self):
+        try:
+            definition = self._definition()
+            return self._mistral().start_execution(
+                groups.REGISTER_WORKFLOW, {'definition': definition},
+                description='register %s' % definition['group'])
+        except rescuer_exc.RescuerError as exc:
+            raise exception.Error(str(exc))
+
+    def _registered(self, execution_id):
+        """True when the registration ran; then keep the sync trigger."""
+        try:
+            api = self._mistral()
+            if not api.execution_done(execution_id):
+                return False
+            group = self._group()
+            api.ensure_cron_trigger(
+                groups.trigger_name(group), groups.SYNC_WORKFLOW,
+                {'group': group}, groups.cron_pattern(self.sync_interval()))
+        except rescuer_exc.RescuerError as exc:
+            raise exception.Error(str(exc))
+        return True
+
     # ---------------------------------------------------------- lifecycle
 
     def handle_create(self):
         self.resource_id_set(self.physical_resource_name())
-        self.data_set('protection_status', 'defined')
+        return self._register()
+
+    def check_create_complete(self, execution_id):
+        return self._registered(execution_id)
 
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
-        pass
+        if not prop_diff:
+            return None
+        self.properties = json_snippet.properties(self.properties_schema,
+                                                  self.context)
+        return self._register()
+
+    def check_update_complete(self, execution_id):
+        return execution_id is None or self._registered(execution_id)
+
+    def handle_delete(self):
+        """Stop the schedule; unregistering starts once no sync of the
+        group is still running (it would rebuild what is removed)."""
+        if self.resource_id is None:
+            return None
+        try:
+            self._mistral().delete_cron_trigger(
+                groups.trigger_name(self.resource_id))
+        except rescuer_exc.RescuerError as exc:
+            raise exception.Error(str(exc))
+        return {'execution': None}
+
+    def check_delete_complete(self, progress):
+        if progress is None:
+            return True
+        try:
+            api = self._mistral()
+            if progress['execution'] is None:
+                if api.running_executions(groups.SYNC_WORKFLOW,
+                                          group=self.resource_id):
+                    return False
+                progress['execution'] = api.start_execution(
+                    groups.UNREGISTER_WORKFLOW, {'group': self.resource_id},
+                    description='unregister %s' % self.resource_id)
+                return False
+            return api.execution_done(progress['execution'])
+        except rescuer_exc.RescuerError as exc:
+            raise exception.Error(str(exc))
+
+    # -------------------------------------------------------- attributes
+
+    def _recovery_state(self):
+        """Protection status and sync figures, read from the recovery
+        stack at the recovery site (its outputs say which capture it was
+        built from)."""
+        try:
+            site, session = self._recovery_session()
+            stack = sync.find_stack(rescuer_heat.HeatAPI(session, site),
+                                    self._group())
+        except rescuer_exc.RescuerError as exc:
+            LOG.warning('Protection group %s: %s', self._group(), exc)
+            return {self.PROTECTION_STATUS: 'unknown'}
+        if stack is None:
+            return {self.PROTECTION_STATUS: 'unprotected'}
+        outputs = {o['output_key']: o['output_value']
+                   for o in stack.get('outputs') or []}
+        state = {self.RECOVERY_STACK_ID: stack['id'],
+                 self.PROTECTION_STATUS: (
+                     'failed-over' if sync.is_failed_over(stack)
+                     else 'protected')}
+        captured_at = outputs.get('captured_at')
+        if captured_at:
+            achieved = groups.achieved_rpo(captured_at)
+            state.update({
+                self.LAST_SYNC_TIME: captured_at,
+                self.ACHIEVED_RPO: achieved,
+                self.RPO_STATUS: ('missed' if achieved >
+                                  self.properties[self.RPO] else 'met')})
+        return state
+
+    def _workflows(self):
+        group = self._group()
+        inputs = {'group': group}
+        return {purpose: {'workflow': workflow, 'input': inputs}
+                for purpose, workflow in groups.WORKFLOWS.items()}
 
     def _resolve_attribute(self, name):
-        if name == self.PROTECTION_STATUS:
-            return self.data().get('protection_status')
         if name == self.MEMBER_IDS:
             return {member: self.stack[member].resource_id
                     for member in self._member_names()
@@ -320,7 +492,13 @@ class ProtectionGroup(resource.Resource):
             return self.sync_interval()
         if name == self.RECOVERY_SITE_ATTR:
             return self.properties[self.RECOVERY_SITE]
-        return None  # set by syncs and failovers (workflows)
+        if name == self.GROUP_NAME:
+            return self._group()
+        if name == self.WORKFLOWS:
+            return self._workflows()
+        if self.resource_id is None:
+            return None
+        return self._recovery_state().get(name)
 
 
 def resource_mapping():

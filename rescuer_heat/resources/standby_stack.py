@@ -101,7 +101,8 @@ class StandbyStack(resource.Resource):
             type=attributes.Schema.STRING),
         STACK_STATUS: attributes.Schema(
             _('Status of the stack at the DR site.'),
-            type=attributes.Schema.STRING),
+            type=attributes.Schema.STRING,
+            cache_mode=attributes.Schema.CACHE_NONE),
         STANDBY_LEVEL_ATTR: attributes.Schema(
             _('Standby level the stack is kept at.'),
             type=attributes.Schema.STRING),
@@ -110,7 +111,8 @@ class StandbyStack(resource.Resource):
             type=attributes.Schema.STRING),
         OUTPUTS: attributes.Schema(
             _('Outputs of the stack at the DR site.'),
-            type=attributes.Schema.MAP),
+            type=attributes.Schema.MAP,
+            cache_mode=attributes.Schema.CACHE_NONE),
     }
 
     # ------------------------------------------------------------ helpers

@@ -12,6 +12,7 @@ from mistral_lib import actions
 from rescuer import clients
 from rescuer import exceptions
 from rescuer import sites
+from rescuer import store
 
 AUTH_CALLER_TOKEN = 'caller-token'
 AUTH_SITE_CREDENTIAL = 'site-credential'
@@ -20,9 +21,23 @@ AUTH_SITE_CREDENTIAL = 'site-credential'
 class RescuerAction(actions.Action):
     """Base class: registry lookup, sessions, errors as ``Result(error)``."""
 
+    def registry(self):
+        if getattr(self, '_registry', None) is None:
+            self._registry = sites.Registry.load()
+        return self._registry
+
+    def store(self):
+        """This DR site's store, as the registry names it."""
+        registry = self.registry()
+        if registry.store_dir is None:
+            raise exceptions.RegistryError(
+                'the DR site registry names no store_dir for captures')
+        return store.DirectoryStore(registry.store_dir,
+                                    keep=registry.store_keep)
+
     def session_for(self, context, site_name):
         """(site, session, how) for ``site_name``."""
-        site = sites.Registry.load().get(site_name)
+        site = self.registry().get(site_name)
         security = getattr(context, 'security', None)
         token = getattr(security, 'auth_token', None)
         if token and clients.same_keystone(security.auth_uri,

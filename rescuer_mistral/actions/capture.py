@@ -1,9 +1,6 @@
 """Capture a stack at a site and keep the capture at this DR site."""
 
 from rescuer import capture
-from rescuer import exceptions
-from rescuer import sites
-from rescuer import store
 from rescuer_mistral.actions import base
 
 
@@ -26,16 +23,12 @@ class CaptureStackAction(base.RescuerAction):
         self.members = members
 
     def execute(self, context):
-        registry = sites.Registry.load()
-        if registry.store_dir is None:
-            raise exceptions.RegistryError(
-                'the DR site registry names no store_dir for captures')
+        store = self.store()  # refuse a registry without one, first
         site, session, _ = self.session_for(context, self.site)
         document = capture.capture_stack(
             session, site, self.stack, group=self.group,
             members=set(self.members) if self.members else None)
-        path = store.DirectoryStore(registry.store_dir,
-                                    keep=registry.store_keep).save(document)
+        path = store.save(document)
         return {'capture_id': document['capture_id'], 'group': self.group,
                 'site': site.name, 'api_calls': document['api_calls'],
                 'counts': {kind: len(document[kind]) for kind in (

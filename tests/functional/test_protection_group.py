@@ -7,20 +7,58 @@ from tests.functional import base
 TEMPLATE = str(base.REPO / 'examples' / 'protected-vnf.yaml')
 
 
-def test_protected_vnf_stack_creates_updates_and_deletes():
+def _recovery_stack(name_or_id):
+    """The recovery stack at site-b, as the NFV operator there sees it."""
+    return base.cli_json('site-b', 'stack', 'show', name_or_id)
+
+
+def _recovery_server_metadata(recovery_stack_id):
+    server = base.cli_json('site-b', 'stack', 'resource', 'show',
+                           recovery_stack_id, 'vnf')['physical_resource_id']
+    return base.cli_json('site-b', 'server', 'show', server)['properties']
+
+
+def test_protected_vnf_is_registered_synced_on_schedule_and_removed():
     name = base.unique('pvnf')
     created = base.cli_json('site-a', 'stack', 'create', '--wait', '-t',
-                            TEMPLATE, name)
+                            TEMPLATE, '--parameter', 'rpo=20', name)
     assert created['stack_status'] == 'CREATE_COMPLETE', created
     try:
         resources = {r['resource_name']: r['physical_resource_id'] for r in
                      base.cli_json('site-a', 'stack', 'resource', 'list',
                                    name)}
         out = base.stack_outputs('site-a', name)
-        assert out['protection_status'] == 'defined'
-        assert out['sync_interval'] == 150  # half the RPO
+        group = out['group_name']
+        assert out['protection_status'] == 'protected'
+        assert out['sync_interval'] == 10  # half the RPO
+        assert out['rpo_status'] == 'met'
         for member in ('net', 'subnet', 'port', 'vnf', 'data'):
             assert out['members'][member] == resources[member]
+        assert out['workflows']['sync'] == {
+            'workflow': 'rescuer_dr.sync_v1', 'input': {'group': group}}
+
+        # The recovery stack at site-b: hot standby, built from a capture.
+        recovery = _recovery_stack(out['recovery_stack_id'])
+        assert recovery['stack_name'] == 'rescuer-%s' % group
+        assert recovery['parameters']['standby_level'] == 'hot'
+        assert 'rescuer-standby' in recovery['tags']
+        trigger = base.cli_json('site-b', 'cron', 'trigger', 'show',
+                                'rescuer-sync-%s' % group)
+        assert (trigger['Workflow'], trigger['Pattern']) == (
+            'rescuer_dr.sync_v1', '* * * * * */10')
+
+        # A change made at site-a reaches site-b by the schedule alone.
+        first_sync = out['last_sync_time']
+        base.cli('site-a', 'server', 'set', '--property', 'dr-test=synced',
+                 resources['vnf'])
+        base.wait_for(
+            lambda: _recovery_server_metadata(
+                out['recovery_stack_id']).get('dr-test') == 'synced',
+            timeout=120, interval=3, what='the change to reach site-b')
+        later = base.stack_outputs('site-a', name)
+        assert later['last_sync_time'] > first_sync
+        assert later['recovery_stack_id'] == out['recovery_stack_id']
+
         updated = base.cli_json('site-a', 'stack', 'update', '--wait',
                                 '--existing', '--parameter',
                                 'allowed_countries=FR', name)
@@ -29,6 +67,33 @@ def test_protected_vnf_stack_creates_updates_and_deletes():
         base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name)
     assert base.cli('site-a', 'stack', 'show', name,
                     check=False).returncode != 0
+    # Unregistered: no schedule, no recovery stack left at site-b.
+    assert base.cli('site-b', 'cron', 'trigger', 'show',
+                    'rescuer-sync-%s' % group, check=False).returncode != 0
+    assert base.cli_json('site-b', 'stack', 'show', out['recovery_stack_id']
+                         )['stack_status'] == 'DELETE_COMPLETE'
+
+
+def test_deleting_the_primary_never_deletes_a_failed_over_recovery_stack():
+    name = base.unique('pvnf')
+    base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
+                  '--parameter', 'rpo=600', name)
+    out = base.stack_outputs('site-a', name)
+    recovery_id = out['recovery_stack_id']
+    try:
+        # What failover does to the recovery stack it activates.
+        base.cli('site-b', 'stack', 'update', '--existing', '--wait',
+                 '--tags', 'rescuer,rescuer-standby,rescuer-failed-over',
+                 recovery_id)
+        assert base.stack_outputs('site-a', name)[
+            'protection_status'] == 'failed-over'
+        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name)
+        assert _recovery_stack(recovery_id)['stack_status'] in (
+            'UPDATE_COMPLETE', 'CREATE_COMPLETE')
+    finally:
+        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+                 check=False)
+        base.cli('site-b', 'stack', 'delete', '--yes', '--wait', recovery_id)
 
 
 def _dry_run(template_path, *parameters):
@@ -57,7 +122,7 @@ def test_bad_protection_settings_are_refused(template):
         'members: [net, nope, vnf]'), name='members.yaml')
     assert ('resources.group.properties.members: : not resources of this '
             'stack: nope') in _dry_run(members)
-    slow = template(text.replace('rpo: 300', 'rpo: 300\n      '
+    slow = template(text.replace('rto: 600', 'rto: 600\n      '
                                  'sync_interval: 400'), name='slow.yaml')
     assert ('resources.group.properties.sync_interval: : a sync every '
             '400 s cannot meet an RPO of 300 s') in _dry_run(slow)

@@ -16,9 +16,9 @@ def write_registry(directory, sites=None, clouds=None):
                    'country': 'FR', 'role': 'recovery'},
     }
     clouds = clouds if clouds is not None else {
-        'rescuer-site-a': _app_cred_cloud('http://127.0.0.1:25000/v3',
+        'rescuer-site-a': _app_cred_cloud('http://127.0.0.1:1/v3',
                                           'RegionA'),
-        'rescuer-site-b': _app_cred_cloud('http://127.0.0.1:35000/v3',
+        'rescuer-site-b': _app_cred_cloud('http://127.0.0.1:2/v3',
                                           'RegionB'),
     }
     (directory / 'clouds.yaml').write_text(

@@ -31,7 +31,7 @@ def _context(auth_uri, token='caller-token-value', trust_id=None):
 def test_own_keystone_site_is_reached_with_the_callers_token(registry):
     action = stacks_actions.ListStacksAction(site='site-b')
     site, session, how = action.session_for(
-        _context('http://127.0.0.1:35000/v3'), 'site-b')
+        _context('http://127.0.0.1:2/v3'), 'site-b')
     assert site.name == 'site-b'
     assert how == base.AUTH_CALLER_TOKEN
     assert session.auth.project_id == 'project-b'
@@ -40,29 +40,29 @@ def test_own_keystone_site_is_reached_with_the_callers_token(registry):
 def test_trust_scoped_caller_token_keeps_its_trust(registry):
     action = stacks_actions.ListStacksAction(site='site-b')
     _, session, _ = action.session_for(
-        _context('http://127.0.0.1:35000/v3', trust_id='trust-1'), 'site-b')
+        _context('http://127.0.0.1:2/v3', trust_id='trust-1'), 'site-b')
     assert session.auth.trust_id == 'trust-1'
 
 
 def test_other_keystone_site_is_reached_with_its_own_credential(registry):
     action = stacks_actions.ListStacksAction(site='site-a')
     _, session, how = action.session_for(
-        _context('http://127.0.0.1:35000/v3'), 'site-a')
+        _context('http://127.0.0.1:2/v3'), 'site-a')
     assert how == base.AUTH_SITE_CREDENTIAL
     assert type(session.auth).__name__ == 'ApplicationCredential'
-    assert session.auth.auth_url == 'http://127.0.0.1:25000/v3'
+    assert session.auth.auth_url == 'http://127.0.0.1:1/v3'
 
 
 def test_no_caller_token_means_site_credential(registry):
     action = stacks_actions.ListStacksAction(site='site-b')
     _, _, how = action.session_for(
-        _context('http://127.0.0.1:35000/v3', token=None), 'site-b')
+        _context('http://127.0.0.1:2/v3', token=None), 'site-b')
     assert how == base.AUTH_SITE_CREDENTIAL
 
 
 def test_unknown_site_is_an_action_error_not_a_crash(registry):
     result = stacks_actions.ListStacksAction(site='site-z').run(
-        _context('http://127.0.0.1:35000/v3'))
+        _context('http://127.0.0.1:2/v3'))
     assert isinstance(result, actions.Result)
     assert result.is_error()
     assert result.error == ('ListStacksAction: unknown site: site-z; the DR '
@@ -94,7 +94,7 @@ def test_capture_refuses_a_registry_without_a_store(registry):
     from rescuer_mistral.actions import capture as capture_actions
     result = capture_actions.CaptureStackAction(
         site='site-a', stack='s', group='g').run(
-            _context('http://127.0.0.1:35000/v3'))
+            _context('http://127.0.0.1:2/v3'))
     assert result.is_error()
     assert 'names no store_dir' in result.error
 

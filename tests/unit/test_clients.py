@@ -28,8 +28,8 @@ def test_site_session_authenticates_with_the_sites_app_credential(tmp_path):
     session = clients.site_session(site)
 
     assert type(session.auth).__name__ == 'ApplicationCredential'
-    assert session.auth.auth_url == 'http://127.0.0.1:25000/v3'
-    assert clients.auth_url_of(site) == 'http://127.0.0.1:25000/v3'
+    assert session.auth.auth_url == 'http://127.0.0.1:1/v3'
+    assert clients.auth_url_of(site) == 'http://127.0.0.1:1/v3'
 
 
 def test_site_session_with_unknown_cloud_is_a_registry_error(tmp_path):

@@ -1,6 +1,8 @@
 """OS::Rescuer::ProtectionGroup validation under Heat's harness, with a
 real DR site registry."""
 
+from unittest import mock
+
 import fixtures
 from heat.common import exception
 from heat.common import template_format
@@ -12,6 +14,10 @@ from heat.engine import scheduler
 from heat.tests import common
 from heat.tests import utils
 
+from rescuer import clients
+from rescuer import exceptions as rescuer_exc
+from rescuer import mistral
+from rescuer import sites
 from rescuer_heat import constraints
 from rescuer_heat.resources import protection_group
 from tests.unit import helpers
@@ -64,13 +70,76 @@ class ProtectionGroupTest(common.HeatTestCase):
         return str(self.assertRaises(exception.StackValidationFailed,
                                      group.validate))
 
-    def test_valid_group_creates_and_reports_its_members(self):
+    def _mistral(self, states=('RUNNING', 'SUCCESS')):
+        """Mistral at the recovery site, answering the registration."""
+        self.patchobject(protection_group.ProtectionGroup, '_primary_site',
+                         return_value=sites.Site(
+                             name='site-a', cloud='c', region=None,
+                             country='DE', role=None, clouds_file=None))
+        self.patchobject(clients, 'site_session')
+        api = mock.Mock(spec=mistral.MistralAPI)
+        api.start_execution.return_value = 'execution-1'
+        answers = iter(states)
+
+        def done(execution_id):
+            state = next(answers)
+            if state == 'ERROR':
+                raise rescuer_exc.WorkflowFailed('capture failed at site-a')
+            return state == 'SUCCESS'
+        api.execution_done.side_effect = done
+        api.running_executions.side_effect = [['sync-1'], []]
+        self.patchobject(mistral, 'MistralAPI', return_value=api)
+        return api
+
+    def test_create_registers_the_group_and_schedules_its_sync(self):
+        api = self._mistral()
         group = self._group()
         self.assertIsNone(group.validate())
         scheduler.TaskRunner(group.create)()
-        self.assertEqual('defined', group.FnGetAtt('protection_status'))
+        self.assertEqual((group.CREATE, group.COMPLETE), group.state)
+        workflow, inputs = api.start_execution.call_args[0]
+        self.assertEqual('rescuer_dr.register_v1', workflow)
+        definition = inputs['definition']
+        self.assertEqual(group.resource_id, definition['group'])
+        self.assertEqual(('site-a', 'site-b', ['vnf'], 150, 1,
+                          'cold-standby'),
+                         (definition['primary_site'],
+                          definition['recovery_site'],
+                          definition['members'], definition['sync_interval'],
+                          definition['tier'], definition['mode']))
+        self.assertEqual(self.stack.id, definition['stack_id'])
+        api.ensure_cron_trigger.assert_called_once_with(
+            'rescuer-sync-%s' % group.resource_id, 'rescuer_dr.sync_v1',
+            {'group': group.resource_id}, '*/2 * * * *')
         self.assertEqual(150, group.FnGetAtt('sync_interval'))
         self.assertEqual({'vnf': None}, group.FnGetAtt('member_ids'))
+        self.assertEqual({'workflow': 'rescuer_dr.sync_v1',
+                          'input': {'group': group.resource_id}},
+                         group.FnGetAtt('workflows')['sync'])
+
+    def test_failed_registration_fails_the_resource_with_its_reason(self):
+        self._mistral(states=('RUNNING', 'ERROR'))
+        group = self._group()
+        error = self.assertRaises(exception.ResourceFailure,
+                                  scheduler.TaskRunner(group.create))
+        self.assertIn('capture failed at site-a', str(error))
+        self.assertEqual((group.CREATE, group.FAILED), group.state)
+
+    def test_delete_removes_the_trigger_and_unregisters(self):
+        api = self._mistral(states=('SUCCESS', 'SUCCESS'))
+        group = self._group()
+        scheduler.TaskRunner(group.create)()
+        scheduler.TaskRunner(group.delete)()
+        api.delete_cron_trigger.assert_called_once_with(
+            'rescuer-sync-%s' % group.resource_id)
+        # A sync that was running when the trigger went is waited for.
+        self.assertEqual(2, api.running_executions.call_count)
+        api.running_executions.assert_called_with(
+            'rescuer_dr.sync_v1', group=group.resource_id)
+        self.assertEqual(('rescuer_dr.unregister_v1',
+                          {'group': group.resource_id}),
+                         api.start_execution.call_args[0])
+        self.assertEqual((group.DELETE, group.COMPLETE), group.state)
 
     def test_group_depends_on_its_members(self):
         group = self._group()

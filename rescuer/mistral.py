@@ -1,0 +1,92 @@
+"""Thin helpers over Mistral's v2 REST API at a (DR) site."""
+
+import json
+
+from rescuer import exceptions
+from rescuer import rest
+
+RUNNING_STATES = ('IDLE', 'RUNNING', 'PAUSED')
+
+
+class MistralAPI(rest.ServiceAPI):
+    """Mistral at one site, for one session."""
+
+    service_type = 'workflowv2'
+
+    def start_execution(self, workflow, inputs=None, description=''):
+        execution = self._call('POST', '/executions', {
+            'workflow_name': workflow, 'input': json.dumps(inputs or {}),
+            'description': description})
+        return execution['id']
+
+    def get_execution(self, execution_id):
+        """The execution with its output decoded."""
+        execution = self._call('GET', '/executions/%s' % execution_id)
+        execution['output'] = json.loads(execution.get('output') or '{}')
+        return execution
+
+    def execution_done(self, execution_id):
+        """True once SUCCESS; False while running; raise with the
+        workflow's own error message when it failed."""
+        execution = self.get_execution(execution_id)
+        if execution['state'] in RUNNING_STATES:
+            return False
+        if execution['state'] == 'SUCCESS':
+            return True
+        raise exceptions.WorkflowFailed(
+            '%s (execution %s at site %s) %s: %s' % (
+                execution.get('workflow_name'), execution_id,
+                self.site.name, execution['state'],
+                execution.get('state_info') or 'no reason given'))
+
+    def running_executions(self, workflow, **inputs):
+        """Ids of running executions of ``workflow`` whose input has the
+        given values."""
+        found = []
+        for state in RUNNING_STATES:
+            listing = self._call('GET', '/executions?workflow_name=%s&state=%s'
+                                 '&fields=input&limit=1000'
+                                 % (workflow, state))
+            for execution in listing.get('executions', []):
+                given = _json(execution.get('input'))
+                if all(given.get(k) == v for k, v in inputs.items()):
+                    found.append(execution['id'])
+        return found
+
+    def get_cron_trigger(self, name):
+        return self._call('GET', '/cron_triggers/%s' % name)
+
+    def create_cron_trigger(self, name, workflow, inputs, pattern):
+        return self._call('POST', '/cron_triggers', {
+            'name': name, 'workflow_name': workflow,
+            'workflow_input': inputs, 'pattern': pattern})
+
+    def delete_cron_trigger(self, name):
+        """Delete it; True if it existed."""
+        try:
+            self._call('DELETE', '/cron_triggers/%s' % name)
+        except exceptions.NotFound:
+            return False
+        return True
+
+    def ensure_cron_trigger(self, name, workflow, inputs, pattern):
+        """Create, or replace when it runs something else or on another
+        schedule (Mistral's cron triggers cannot be updated)."""
+        try:
+            current = self.get_cron_trigger(name)
+        except exceptions.NotFound:
+            current = None
+        if current is not None:
+            same = (current.get('workflow_name') == workflow and
+                    current.get('pattern') == pattern and
+                    _json(current.get('workflow_input')) == inputs)
+            if same:
+                return current
+            self.delete_cron_trigger(name)
+        return self.create_cron_trigger(name, workflow, inputs, pattern)
+
+
+def _json(value):
+    if isinstance(value, str):
+        return json.loads(value or '{}')
+    return value or {}

@@ -1,0 +1,71 @@
+"""Keep a group's recovery-site stack in step with its latest capture.
+
+Run at the DR site (by the sync workflow's actions): render the latest
+good capture with the DR site's mappings and the group's overrides, then
+create or update the recovery stack ``rescuer-<group>`` at the group's
+standby level.  A stack that serves a failed-over group is never touched.
+"""
+
+from rescuer import exceptions
+from rescuer import groups
+from rescuer import heat
+from rescuer import protection
+from rescuer import render
+
+STANDBY_TAGS = ('rescuer', 'rescuer-standby')
+
+
+def render_for(definition, capture, site):
+    """Recovery-site HOT for ``definition`` from ``capture`` at ``site``."""
+    overrides = definition.get('mappings') or {}
+    return render.render(capture,
+                         protection.merged_mappings(site, overrides),
+                         ip_policy=overrides.get('ip_policy') or 'keep',
+                         site_name=site.name)
+
+
+def find_stack(api, group):
+    """The group's recovery stack at ``api``'s site, or None."""
+    try:
+        return api.get_stack(groups.stack_name(group))
+    except exceptions.NotFound:
+        return None
+
+
+def is_failed_over(stack):
+    return heat.FAILED_OVER_TAG in (stack.get('tags') or [])
+
+
+def apply_standby(api, definition, capture):
+    """Create or update the recovery stack; returns
+    ``{stack_id, action}`` with action create, update or skipped (the
+    stack serves a failed-over group, or a change is still running)."""
+    template = render_for(definition, capture, api.site)
+    parameters = {'standby_level': groups.standby_level(definition)}
+    stack = find_stack(api, definition['group'])
+    if stack is None:
+        stack_id = api.create_stack(
+            groups.stack_name(definition['group']), template, parameters,
+            tags=STANDBY_TAGS + ('rescuer-group-%s' % definition['group'],))
+        return {'stack_id': stack_id, 'action': 'CREATE'}
+    if is_failed_over(stack):
+        return {'stack_id': stack['id'], 'action': 'skipped',
+                'reason': 'the stack serves the failed-over group'}
+    if stack['stack_status'].endswith('_IN_PROGRESS'):
+        return {'stack_id': stack['id'], 'action': 'skipped',
+                'reason': 'the stack is %s' % stack['stack_status']}
+    api.update_stack(stack['id'], template=template, parameters=parameters)
+    return {'stack_id': stack['id'], 'action': 'UPDATE'}
+
+
+def remove_standby(api, group):
+    """Delete the group's recovery stack unless it serves the failed-over
+    group; returns ``{stack_id, deleting, failed_over}``."""
+    stack = find_stack(api, group)
+    if stack is None:
+        return {'stack_id': None, 'deleting': False, 'failed_over': False}
+    if is_failed_over(stack):
+        return {'stack_id': stack['id'], 'deleting': False,
+                'failed_over': True}
+    api.delete_stack(stack['id'])
+    return {'stack_id': stack['id'], 'deleting': True, 'failed_over': False}

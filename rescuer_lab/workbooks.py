@@ -1,0 +1,45 @@
+"""Load this checkout's Mistral workbooks into the lab's Mistral.
+
+They are created (or updated) as Rescuer's own user in the ``nfv`` project
+- the project whose groups the lab protects, so the NFV operator runs the
+same workflows that the protection groups' cron triggers run.
+"""
+
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+from rescuer_lab import identity
+from rescuer_lab import paths
+
+
+class WorkbookError(Exception):
+    pass
+
+
+def workbook_files():
+    return sorted((paths.source_dir() / 'workbooks').glob('*.yaml'))
+
+
+def load(site, secrets):
+    """Create or update every workbook at ``site``; returns their names."""
+    session = ks_session.Session(auth=v3.Password(**identity.user_auth(
+        site, secrets, identity.RESCUER_USER)), timeout=60)
+    endpoint = {'service_type': 'workflowv2', 'interface': 'public',
+                'region_name': site.region}
+    loaded = []
+    for path in workbook_files():
+        text = path.read_text()
+        exists = session.get('/workbooks/%s' % path.stem,
+                             endpoint_filter=endpoint,
+                             raise_exc=False).status_code == 200
+        response = session.request(
+            '/workbooks', 'PUT' if exists else 'POST', data=text,
+            headers={'Content-Type': 'text/plain'},
+            endpoint_filter=endpoint, raise_exc=False)
+        if response.status_code not in (200, 201):
+            raise WorkbookError('loading %s into %s Mistral failed (HTTP %d):'
+                                ' %s' % (path.name, site.name,
+                                         response.status_code,
+                                         response.text[:500]))
+        loaded.append(path.stem)
+    return loaded

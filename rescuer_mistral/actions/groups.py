@@ -1,0 +1,153 @@
+"""Actions on protection groups at this DR site: register, sync the
+recovery stack, record syncs, unregister."""
+
+from rescuer import exceptions
+from rescuer import groups
+from rescuer import heat
+from rescuer import sync
+from rescuer_mistral.actions import base
+
+
+class RegisterGroupAction(base.RescuerAction):
+    """Keep a group's definition at this DR site.
+
+    :param definition: the group definition (see ``rescuer.groups``), as
+        the ProtectionGroup resource sends it.
+    :returns: ``{group, recovery_site, stored_as}``.
+    """
+
+    def __init__(self, definition):
+        super().__init__()
+        self.definition = definition
+
+    def execute(self, context):
+        definition = groups.check(self.definition)
+        self.registry().get(definition['recovery_site'])
+        self.registry().get(definition['primary_site'])
+        path = self.store().save_definition(definition)
+        return {'group': definition['group'],
+                'recovery_site': definition['recovery_site'],
+                'stored_as': str(path)}
+
+
+class GetGroupAction(base.RescuerAction):
+    """The registered definition of a group, with its last sync record.
+
+    :param group: the group name.
+    :returns: the definition, plus ``last_sync`` (or null) and
+        ``standby_level``.
+    """
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def execute(self, context):
+        store = self.store()
+        definition = dict(store.definition(self.group))
+        definition['last_sync'] = store.last_sync(self.group)
+        definition['standby_level'] = groups.standby_level(definition)
+        return definition
+
+
+class ApplyStandbyAction(base.RescuerAction):
+    """Render the group's latest good capture and create or update its
+    recovery stack at the recovery site, at the group's standby level.
+
+    :param group: the group name.
+    :returns: ``{stack_id, action, capture_id, site}``; action is CREATE,
+        UPDATE or skipped (with a reason).
+    """
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def execute(self, context):
+        store = self.store()
+        definition = store.definition(self.group)
+        capture, _ = store.latest(self.group)
+        site, session, _ = self.session_for(context,
+                                            definition['recovery_site'])
+        result = sync.apply_standby(heat.HeatAPI(session, site), definition,
+                                    capture)
+        result.update(capture_id=capture['capture_id'], site=site.name)
+        return result
+
+
+class StackStatusAction(base.RescuerAction):
+    """Where a stack's current action stands: IN_PROGRESS or COMPLETE
+    (fails with Heat's reason when it FAILED).  Workflows wait with a
+    retry policy that continues while the result is IN_PROGRESS.
+
+    :param site: the site of the stack.
+    :param stack: the stack's id or name.
+    :param action: expect this action (CREATE, UPDATE, DELETE); another
+        one counts as IN_PROGRESS.
+    :param gone_is_done: a stack that does not exist is COMPLETE.
+    """
+
+    def __init__(self, site, stack, action=None, gone_is_done=False):
+        super().__init__()
+        self.site = site
+        self.stack = stack
+        self.action = action
+        self.gone_is_done = gone_is_done
+
+    def execute(self, context):
+        site, session, _ = self.session_for(context, self.site)
+        return heat.HeatAPI(session, site).stack_state(
+            self.stack, action=self.action, gone_is_done=self.gone_is_done)
+
+
+class RecordSyncAction(base.RescuerAction):
+    """Record a completed sync: capture, recovery stack, achieved RPO.
+
+    :param group: the group name.
+    :param stack_id: the recovery stack the sync updated.
+    :returns: the sync record: ``{last_sync_time, achieved_rpo, rpo,
+        rpo_missed, capture_id, recovery_stack_id, syncs, missed}``.
+    """
+
+    def __init__(self, group, stack_id):
+        super().__init__()
+        self.group = group
+        self.stack_id = stack_id
+
+    def execute(self, context):
+        store = self.store()
+        definition = store.definition(self.group)
+        capture, _ = store.latest(self.group)
+        record = groups.sync_record(definition, capture, self.stack_id,
+                                    previous=store.last_sync(self.group))
+        store.save_sync(record)
+        return record
+
+
+class UnregisterGroupAction(base.RescuerAction):
+    """Forget a group at this DR site: its recovery stack is deleted and
+    its definition and captures removed - unless the group is failed over,
+    in which case everything stays (the stack serves it).
+
+    :param group: the group name.
+    :returns: ``{group, stack_id, deleting, failed_over, site}``.
+    """
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def execute(self, context):
+        store = self.store()
+        try:
+            definition = store.definition(self.group)
+        except exceptions.NotFound:
+            return {'group': self.group, 'stack_id': None,
+                    'deleting': False, 'failed_over': False, 'site': None}
+        site, session, _ = self.session_for(context,
+                                            definition['recovery_site'])
+        result = sync.remove_standby(heat.HeatAPI(session, site), self.group)
+        if not result['failed_over']:
+            store.remove_group(self.group)
+        result.update(group=self.group, site=site.name)
+        return result
