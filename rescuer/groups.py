@@ -22,11 +22,17 @@ SCHEMA_VERSION = 1
 SYNC_WORKFLOW = 'rescuer_dr.sync_v1'
 REGISTER_WORKFLOW = 'rescuer_dr.register_v1'
 UNREGISTER_WORKFLOW = 'rescuer_dr.unregister_v1'
-# The workflows an operator runs for a group, by purpose (input: the
-# group name).
-WORKFLOWS = {
-    'sync': SYNC_WORKFLOW,
-}
+FAILOVER_WORKFLOW = 'rescuer_dr.failover_v1'
+
+
+def workflows(group):
+    """The DR site's workflows an operator runs for ``group``, by
+    purpose: ``{purpose: {workflow, input}}``."""
+    return {
+        'sync': {'workflow': SYNC_WORKFLOW, 'input': {'group': group}},
+        'failover': {'workflow': FAILOVER_WORKFLOW,
+                     'input': {'groups': [group]}},
+    }
 
 # The standby level each DR mode keeps its recovery-site stack at.
 LEVEL_OF_MODE = {

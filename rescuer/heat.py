@@ -70,6 +70,12 @@ class HeatAPI(rest.ServiceAPI):
                     stack.get('stack_status_reason') or 'no reason given'))
         return status
 
+    def resources(self, stack_id):
+        """The stack's resources (top level)."""
+        stack = self.get_stack(stack_id)
+        return self._call('GET', '/stacks/%s/%s/resources' % (
+            stack['stack_name'], stack['id']))['resources']
+
     def delete_stack(self, stack_id):
         self._call('DELETE', '/stacks/%s' % stack_id)
 

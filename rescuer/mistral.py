@@ -53,6 +53,23 @@ class MistralAPI(rest.ServiceAPI):
                     found.append(execution['id'])
         return found
 
+    def run_executions(self, root_id):
+        """A run: its root execution and every sub-execution, each with
+        its input decoded and its tasks (name, state, state_info,
+        created_at, updated_at)."""
+        root = self._call('GET', '/executions/%s' % root_id)
+        children = self._call(
+            'GET', '/executions?root_execution_id=%s&limit=1000' % root_id)[
+                'executions']
+        run = []
+        for execution in [root] + [c for c in children
+                                   if c['id'] != root_id]:
+            execution['input'] = _json(execution.get('input'))
+            execution['tasks'] = self._call(
+                'GET', '/executions/%s/tasks' % execution['id'])['tasks']
+            run.append(execution)
+        return run
+
     def get_cron_trigger(self, name):
         return self._call('GET', '/cron_triggers/%s' % name)
 

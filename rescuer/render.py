@@ -41,9 +41,15 @@ class _Names:
     """Recovery-site resource names: the primary stack's logical names
     where the capture has them, otherwise <kind>_<n>."""
 
+    # Resources whose physical id is another resource's (an attachment's
+    # is its volume's): never the name of what they point at.
+    _NOT_NAMES = ('OS::Cinder::VolumeAttachment',
+                  'OS::Neutron::FloatingIPAssociation')
+
     def __init__(self, resources):
         self.by_id = {r['physical_id']: r['name'] for r in resources
-                      if r['physical_id']}
+                      if r['physical_id'] and
+                      r.get('type') not in self._NOT_NAMES}
         self.used = set(self.by_id.values())
         self.counters = {}
 
@@ -129,18 +135,24 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
     }
 
     volumes, attachments, boot_volume = [], [], {}
+    conditions, volume_ref = [], {}
     for v in sorted(capture['volumes'], key=lambda v: name('volume',
                                                            v['id'])):
         image_meta = v.get('volume_image_metadata') or {}
         image_param = (mapped('images', image_meta['image_name'], 'image')
                        if image_meta.get('image_name') else None)
-        volumes.append({'name': name('volume', v['id']), 'size': v['size'],
-                        'volume_type': v.get('volume_type'),
-                        'image_param': image_param})
+        vname = name('volume', v['id'])
+        volume = {'name': vname, 'source_id': v['id'], 'size': v['size'],
+                  'volume_type': v.get('volume_type'),
+                  'image_param': image_param, 'condition': 'warm',
+                  'replication': replication_method(v)}
+        volume_ref[v['id']] = {'get_resource': vname}
+        if volume['replication']:
+            _promotable(volume, conditions, parameters, volume_ref, v['id'])
+        volumes.append(volume)
         for attachment in v.get('attachments') or []:
             if attachment.get('device') in ('/dev/vda', '/dev/sda'):
-                boot_volume[attachment['server_id']] = name('volume',
-                                                            v['id'])
+                boot_volume[attachment['server_id']] = volume_ref[v['id']]
             else:
                 attachments.append((attachment['server_id'], v['id']))
 
@@ -176,8 +188,9 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
     out['attachments'] = [{'name': '%s_on_%s' % (name('volume', vid),
                                                  name('server', sid)),
                            'server': name('server', sid),
-                           'volume': name('volume', vid)}
+                           'volume': volume_ref[vid]}
                           for sid, vid in sorted(attachments)]
+    out['conditions'] = conditions
     fips = []
     for f in sorted(capture['floating_ips'], key=lambda f: f['id']):
         external = {n['id']: n['name'] for n in capture['networks']}.get(
@@ -199,6 +212,50 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
                source_site=capture['site'],
                captured_at=capture['captured_at'])
     return out
+
+
+def replication_method(volume):
+    """How a captured volume's data reaches the DR site (the method an
+    OS::Rescuer::ReplicatedVolume records in the volume's metadata, or
+    ``storage`` for a volume Cinder replicates), or None."""
+    method = (volume.get('metadata') or {}).get('rescuer_replication')
+    if method:
+        return method
+    if volume.get('replication_status') == 'enabled':
+        return 'storage'
+    return None
+
+
+def promoted_parameter(volume_name):
+    return 'promoted_%s' % volume_name
+
+
+def promoted_parameters(data):
+    """{primary volume id: recovery-template parameter} of the replicated
+    volumes of a :func:`model`."""
+    return {v['source_id']: v['promoted_parameter'] for v in data['volumes']
+            if v.get('promoted_parameter')}
+
+
+def _promotable(volume, conditions, parameters, volume_ref, volume_id):
+    """A replicated volume: at failover the data the DR site promoted
+    (a parameter naming a volume there) takes its place, and the empty
+    volume is not created (or is removed)."""
+    param = promoted_parameter(volume['name'])
+    promoted = '%s_promoted' % volume['name']
+    created = '%s_created' % volume['name']
+    parameters[param] = {
+        'name': param, 'default': '',
+        'description': 'id of the DR-site volume holding the promoted data '
+                       'of %s (empty: none yet)' % volume['name']}
+    conditions.append({'name': promoted, 'expression': {
+        'not': {'equals': [{'get_param': param}, '']}}})
+    conditions.append({'name': created, 'expression': {
+        'and': ['warm', {'not': promoted}]}})
+    volume['condition'] = created
+    volume['promoted_parameter'] = param
+    volume_ref[volume_id] = {'if': [promoted, {'get_param': param},
+                                    {'get_resource': volume['name']}]}
 
 
 _CLASSIFIER_KEYS = (

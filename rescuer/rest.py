@@ -45,8 +45,9 @@ class ServiceAPI:
             raise exceptions.RemoteError(self.site.name, method, path,
                                          response.status_code,
                                          error_message(response))
-        if 'json' not in response.headers.get('Content-Type', ''):
-            return {}  # e.g. 202 Accepted on update, 204 on delete
+        if not response.content or 'json' not in response.headers.get(
+                'Content-Type', ''):
+            return {}  # e.g. 202 Accepted on update or action, 204
         return response.json()
 
 

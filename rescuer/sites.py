@@ -25,9 +25,10 @@ import yaml
 from rescuer import exceptions
 
 DEFAULT_REGISTRY = '/etc/rescuer/sites.yaml'
-SITE_KEYS = (CLOUD, REGION, COUNTRY, ROLE, LOCATION, CAPACITY, MAPPINGS) = (
+SITE_KEYS = (CLOUD, REGION, COUNTRY, ROLE, LOCATION, CAPACITY, MAPPINGS,
+             STORAGE) = (
     'cloud', 'region', 'country', 'role', 'location', 'capacity',
-    'mappings')
+    'mappings', 'storage')
 MAPPING_KINDS = ('images', 'flavors', 'networks', 'availability_zones')
 
 
@@ -44,6 +45,11 @@ class Site:
     capacity: typing.Dict[str, int] = dataclasses.field(default_factory=dict)
     # Default mappings for groups recovering here: {kind: {source: target}}.
     mappings: typing.Dict[str, typing.Dict[str, str]] = dataclasses.field(
+        default_factory=dict)
+    # Storage facts for taking replicas over at failover:
+    # {manage_host: cinder host@backend#pool, replica_ref: {key: format}},
+    # the format naming {primary_site} and {volume_id}.
+    storage: typing.Dict[str, typing.Any] = dataclasses.field(
         default_factory=dict)
 
 
@@ -134,5 +140,6 @@ def _parse(document, path):
                           location=spec.get(LOCATION),
                           capacity=dict(spec.get(CAPACITY) or {}),
                           mappings={kind: dict(mappings.get(kind) or {})
-                                    for kind in MAPPING_KINDS}))
+                                    for kind in MAPPING_KINDS},
+                          storage=dict(spec.get(STORAGE) or {})))
     return sites

@@ -16,7 +16,9 @@ same three methods.
 
 Beside the captures, a group's directory holds its definition
 (``group.json``, written when the group is registered) and the record of
-its last completed sync (``sync.json``).
+its last completed sync (``sync.json``) and, while the group is failed
+over, its fence record (``fence.json``).  Run reports are kept under
+``.reports/``.
 """
 
 import json
@@ -30,6 +32,9 @@ from rescuer import groups
 
 DEFINITION = 'group.json'
 LAST_SYNC = 'sync.json'
+FENCE = 'fence.json'
+# Run reports, beside the groups (a group name never starts with a dot).
+REPORTS = '.reports'
 
 
 class DirectoryStore:
@@ -105,20 +110,62 @@ class DirectoryStore:
         except ValueError as exc:
             raise exceptions.InvalidGroup('%s: %s' % (path, exc))
 
-    def save_sync(self, record):
-        _write_json(self._group_dir(record['group']) / LAST_SYNC, record)
+    def _save_record(self, group, name, record):
+        directory = self._group_dir(group)
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_json(directory / name, record)
 
-    def last_sync(self, group):
-        """The record of the last completed sync, or None."""
+    def _record(self, group, name):
         try:
-            with open(self._group_dir(group) / LAST_SYNC) as f:
+            with open(self._group_dir(group) / name) as f:
                 return json.load(f)
         except (FileNotFoundError, ValueError):
             return None
 
+    def save_sync(self, record):
+        self._save_record(record['group'], LAST_SYNC, record)
+
+    def last_sync(self, group):
+        """The record of the last completed sync, or None."""
+        return self._record(group, LAST_SYNC)
+
+    def save_fence(self, record):
+        self._save_record(record['group'], FENCE, record)
+
+    def fence(self, group):
+        """The group's fence record (it is failed over), or None."""
+        return self._record(group, FENCE)
+
+    def clear_fence(self, group):
+        (self._group_dir(group) / FENCE).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------ reports
+
+    def save_report(self, report):
+        directory = self.root / REPORTS
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / ('%s.json' % _safe(report['run_id']))
+        _write_json(path, report)
+        return path
+
+    def report(self, run_id):
+        path = self.root / REPORTS / ('%s.json' % _safe(run_id))
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise exceptions.NotFound('no report of run %s at %s'
+                                      % (run_id, path.parent))
+
     def remove_group(self, group):
         """Forget a group: definition, sync record and captures."""
         shutil.rmtree(self._group_dir(group), ignore_errors=True)
+
+
+def _safe(name):
+    if not name or '/' in name or name.startswith('.'):
+        raise exceptions.NotFound('bad run id %r' % name)
+    return name
 
 
 def _write_json(path, document):

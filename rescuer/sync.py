@@ -15,13 +15,21 @@ from rescuer import render
 STANDBY_TAGS = ('rescuer', 'rescuer-standby')
 
 
+def _render_args(definition, site):
+    overrides = definition.get('mappings') or {}
+    return dict(mappings=protection.merged_mappings(site, overrides),
+                ip_policy=overrides.get('ip_policy') or 'keep',
+                site_name=site.name)
+
+
 def render_for(definition, capture, site):
     """Recovery-site HOT for ``definition`` from ``capture`` at ``site``."""
-    overrides = definition.get('mappings') or {}
-    return render.render(capture,
-                         protection.merged_mappings(site, overrides),
-                         ip_policy=overrides.get('ip_policy') or 'keep',
-                         site_name=site.name)
+    return render.render(capture, **_render_args(definition, site))
+
+
+def model_for(definition, capture, site):
+    """The render model (plain data) behind :func:`render_for`."""
+    return render.model(capture, **_render_args(definition, site))
 
 
 def find_stack(api, group):

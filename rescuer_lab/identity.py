@@ -122,6 +122,11 @@ def configure(site, secrets):
                             project=nfv)
         _grant(conn, user, member, project=nfv)
         _grant(conn, user, stack_owner, project=nfv)
+        if name == RESCUER_USER:
+            # Promoting data at failover takes Cinder's admin APIs
+            # (manage-existing, backup record import), in the project
+            # whose volumes they become.
+            _grant(conn, user, admin, project=nfv)
     conn.close()
 
 

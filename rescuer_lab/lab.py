@@ -446,6 +446,11 @@ def write_client_files(secrets):
             'role': 'recovery' if site.runs_mistral else 'primary',
             'capacity': content.CAPACITY,
             'mappings': content.default_mappings(),
+            # Where replicas of other sites' volumes are, for Cinder's
+            # manage-existing at failover (the lab backend's layout).
+            'storage': {'manage_host': '%s@lab#lab' % site.name,
+                        'replica_ref': {'source-name': 'from-{primary_site}'
+                                        '/volume-{volume_id}'}},
         }
     _write_private(paths.clouds_file(), yaml.safe_dump(
         {'clouds': clouds}, default_flow_style=False))

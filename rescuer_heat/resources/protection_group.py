@@ -477,12 +477,6 @@ class ProtectionGroup(resource.Resource):
                                   self.properties[self.RPO] else 'met')})
         return state
 
-    def _workflows(self):
-        group = self._group()
-        inputs = {'group': group}
-        return {purpose: {'workflow': workflow, 'input': inputs}
-                for purpose, workflow in groups.WORKFLOWS.items()}
-
     def _resolve_attribute(self, name):
         if name == self.MEMBER_IDS:
             return {member: self.stack[member].resource_id
@@ -495,7 +489,7 @@ class ProtectionGroup(resource.Resource):
         if name == self.GROUP_NAME:
             return self._group()
         if name == self.WORKFLOWS:
-            return self._workflows()
+            return groups.workflows(self._group())
         if self.resource_id is None:
             return None
         return self._recovery_state().get(name)

@@ -245,7 +245,11 @@ class LabFileDriver(driver.VolumeDriver):
         filestore.resize(self._path(volume),
                          max(volume.size, filestore.size_gb(
                              self._path(volume))))
-        return {'provider_location': str(self._path(volume))}
+        # Cinder's manage flow, unlike create, leaves shared_targets at its
+        # default (True) and service_uuid unset, and os-brick then locks on
+        # a None name at attach: this backend shares no targets.
+        return {'provider_location': str(self._path(volume)),
+                'shared_targets': False}
 
     def unmanage(self, volume):
         filestore.unmark_replicated(self._dir, volume.id)

@@ -49,6 +49,14 @@ class RescuerAction(actions.Action):
             ), AUTH_CALLER_TOKEN
         return site, clients.site_session(site), AUTH_SITE_CREDENTIAL
 
+    def rescuer_session_for(self, site_name):
+        """(site, session) with Rescuer's own credential for the site,
+        whoever the caller is: for the admin-only steps (Cinder's
+        manage-existing and backup import) the registry's credential is
+        granted, in the protected project, and the caller need not be."""
+        site = self.registry().get(site_name)
+        return site, clients.site_session(site)
+
     def run(self, context):
         try:
             return self.execute(context)

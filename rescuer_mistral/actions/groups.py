@@ -34,8 +34,8 @@ class GetGroupAction(base.RescuerAction):
     """The registered definition of a group, with its last sync record.
 
     :param group: the group name.
-    :returns: the definition, plus ``last_sync`` (or null) and
-        ``standby_level``.
+    :returns: the definition, plus ``last_sync`` (or null), ``fence``
+        (null unless the group is failed over) and ``standby_level``.
     """
 
     def __init__(self, group):
@@ -46,6 +46,7 @@ class GetGroupAction(base.RescuerAction):
         store = self.store()
         definition = dict(store.definition(self.group))
         definition['last_sync'] = store.last_sync(self.group)
+        definition['fence'] = store.fence(self.group)
         definition['standby_level'] = groups.standby_level(definition)
         return definition
 

@@ -1,0 +1,50 @@
+"""Thin helpers over Nova's and Neutron's REST APIs at a site: what
+fencing and health checks need."""
+
+from rescuer import exceptions
+from rescuer import rest
+
+
+class ComputeAPI(rest.ServiceAPI):
+
+    service_type = 'compute'
+
+    def servers(self, ids=None):
+        """Servers of the session's project (only ``ids`` when given)."""
+        servers = self._call('GET', '/servers/detail')['servers']
+        if ids is not None:
+            servers = [s for s in servers if s['id'] in ids]
+        return servers
+
+    def flavors(self):
+        return self._call('GET', '/flavors/detail')['flavors']
+
+    def stop(self, server_id):
+        """Stop a server; an already stopped one is fine."""
+        try:
+            self._call('POST', '/servers/%s/action' % server_id,
+                       {'os-stop': None})
+        except exceptions.RemoteError as exc:
+            if exc.status != 409:  # already stopped
+                raise
+
+    def start(self, server_id):
+        try:
+            self._call('POST', '/servers/%s/action' % server_id,
+                       {'os-start': None})
+        except exceptions.RemoteError as exc:
+            if exc.status != 409:  # already running
+                raise
+
+
+class NetworkAPI(rest.ServiceAPI):
+
+    service_type = 'network'
+
+    def set_port_admin_state(self, port_id, up):
+        self._call('PUT', '/v2.0/ports/%s' % port_id,
+                   {'port': {'admin_state_up': up}})
+
+    def ports(self, ids):
+        ports = self._call('GET', '/v2.0/ports')['ports']
+        return [p for p in ports if p['id'] in ids]

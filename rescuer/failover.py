@@ -1,0 +1,234 @@
+"""Failover of protection groups at the DR site, one idempotent step at a
+time: the failover workflow calls these through Rescuer's actions, and a
+re-run after a crash or an error continues where the last run stopped
+(look before you create; everything made is named after the group or the
+primary volume it replaces).
+
+Nothing here calls the primary site except :func:`fence_primary`, which
+treats a primary that does not answer as the normal case of a disaster.
+"""
+
+import datetime
+
+from rescuer import exceptions
+from rescuer import groups
+from rescuer import heat
+from rescuer import render
+from rescuer import sync
+
+CAPACITY_KEYS = ('instances', 'vcpus', 'ram_mb', 'volumes_gb')
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+# ------------------------------------------------------------- planning
+
+def plan(store, group_names):
+    """The groups in tiers, vital first: ``[[group, ...], ...]``.
+
+    Every group must be registered here and have a good capture; all
+    problems are reported at once, before anything changes.
+    """
+    if not group_names:
+        raise exceptions.InvalidGroup('name at least one protection group')
+    problems, tiers = [], {}
+    for name in group_names:
+        try:
+            definition = store.definition(name)
+            store.latest(name)
+        except (exceptions.NotFound, exceptions.InvalidGroup,
+                exceptions.InvalidCapture) as exc:
+            problems.append(str(exc))
+            continue
+        tiers.setdefault(definition['tier'], []).append(name)
+    if problems:
+        raise exceptions.InvalidGroup('; '.join(problems))
+    return [sorted(tiers[tier]) for tier in sorted(tiers)]
+
+
+def needs(model, flavors):
+    """What a group's recovery takes at the DR site: instances, vCPUs and
+    RAM of the mapped flavors, and GB of volumes."""
+    by_name = {f['name']: f for f in flavors}
+    defaults = {p['name']: p['default'] for p in model['parameters']}
+    total = dict.fromkeys(CAPACITY_KEYS, 0)
+    missing = set()
+    for server in model['servers']:
+        flavor_name = defaults[server['flavor_param']]
+        flavor = by_name.get(flavor_name)
+        if flavor is None:
+            missing.add(flavor_name)
+            continue
+        total['instances'] += 1
+        total['vcpus'] += flavor['vcpus']
+        total['ram_mb'] += flavor['ram']
+    total['volumes_gb'] = sum(v['size'] for v in model['volumes'])
+    return total, sorted(missing)
+
+
+def capacity_problems(site, demands):
+    """Problems with recovering ``demands`` ({group: (needs, missing
+    flavors)}) at ``site``, against the capacity it declares."""
+    problems = []
+    for group, (_, missing) in sorted(demands.items()):
+        if missing:
+            problems.append('group %s needs flavors %s, which site %s does '
+                            'not have' % (group, ', '.join(missing),
+                                          site.name))
+    for key in CAPACITY_KEYS:
+        limit = site.capacity.get(key)
+        wanted = sum(need[key] for need, _ in demands.values())
+        if limit is not None and wanted > limit:
+            problems.append('site %s declares capacity for %d %s; the '
+                            'groups need %d' % (site.name, limit, key,
+                                                wanted))
+    return problems
+
+
+# -------------------------------------------------------------- fencing
+
+def fence_primary(compute, network, capture):
+    """Fence the group at the primary, so that a primary that comes back
+    cannot serve the group too: its ports are taken down first (no
+    traffic reaches or leaves the group there - the fence that holds even
+    where a server cannot be stopped), then its servers are stopped.
+
+    :returns: ``{ports_down, servers_stopped}``.
+    :raises SiteUnreachable: when the primary does not answer.
+    """
+    ports = [p['id'] for p in capture['ports']]
+    down = []
+    for port in network.ports(set(ports)):
+        if port['admin_state_up']:
+            network.set_port_admin_state(port['id'], False)
+        down.append(port['id'])
+    servers = [s['id'] for s in capture['servers']]
+    present = {s['id']: s for s in compute.servers(set(servers))}
+    stopped = []
+    for server_id in servers:
+        server = present.get(server_id)
+        if server is None:
+            continue
+        if server['status'] != 'SHUTOFF':
+            compute.stop(server_id)
+        stopped.append(server_id)
+    return {'ports_down': sorted(down), 'servers_stopped': stopped}
+
+
+def unfence_primary(compute, network, fence):
+    """Undo :func:`fence_primary` (at failback)."""
+    for port_id in fence.get('ports_down') or []:
+        network.set_port_admin_state(port_id, True)
+    for server_id in fence.get('servers_stopped') or []:
+        compute.start(server_id)
+
+
+# ------------------------------------------------------------ promotion
+
+def promoted_name(volume_id):
+    """The DR-site volume holding the promoted data of ``volume_id``."""
+    return 'rescuer-%s' % volume_id
+
+
+def replicated_volumes(capture):
+    """[{volume_id, method, size, volume_type, bootable}] whose data the
+    DR site promotes at failover."""
+    return [{'volume_id': v['id'], 'method': render.replication_method(v),
+             'size': v['size'], 'volume_type': v.get('volume_type'),
+             'bootable': str(v.get('bootable')).lower() == 'true'}
+            for v in sorted(capture['volumes'], key=lambda v: v['id'])
+            if render.replication_method(v)]
+
+
+def promote_volume(cinder, definition, volume):
+    """Bring one replicated volume's data up at the DR site (``cinder``'s
+    site): storage replication takes the replica over with Cinder's
+    manage-existing.  Idempotent: a volume already promoted is returned.
+
+    :returns: ``{volume_id, dr_volume_id, method, status}``.
+    """
+    name = promoted_name(volume['volume_id'])
+    existing = cinder.find_volume(name)
+    if existing is not None:
+        return {'volume_id': volume['volume_id'],
+                'dr_volume_id': existing['id'], 'method': volume['method'],
+                'status': existing['status']}
+    if volume['method'] != 'storage':
+        raise exceptions.InvalidReplication(
+            'volume %s: promoting %r replication is not supported at site '
+            '%s' % (volume['volume_id'], volume['method'], cinder.site.name))
+    storage = cinder.site.storage
+    if not storage.get('manage_host') or not storage.get('replica_ref'):
+        raise exceptions.RegistryError(
+            'site %s declares no storage.manage_host/replica_ref: the DR '
+            'site registry must say where replicas are to take them over'
+            % cinder.site.name)
+    ref = {key: value.format(primary_site=definition['primary_site'],
+                             volume_id=volume['volume_id'])
+           for key, value in storage['replica_ref'].items()}
+    managed = cinder.manage_volume(
+        storage['manage_host'], ref, name,
+        volume_type=volume['volume_type'], bootable=volume['bootable'],
+        metadata={'rescuer_group': definition['group'],
+                  'rescuer_source_volume': volume['volume_id']})
+    return {'volume_id': volume['volume_id'], 'dr_volume_id': managed['id'],
+            'method': volume['method'], 'status': managed['status']}
+
+
+# ----------------------------------------------------------- activation
+
+def activate(api, definition, capture, promoted):
+    """Bring the recovery stack to ``active`` on the promoted data and
+    mark it as serving the failed-over group.
+
+    :param promoted: ``{primary volume id: DR-site volume id}``.
+    :returns: ``{stack_id, action}``; action is UPDATE, CREATE or
+        unchanged (a re-run finding the stack already active on the
+        same data).
+    """
+    model = sync.model_for(definition, capture, api.site)
+    parameters = {'standby_level': 'active'}
+    for volume_id, parameter in render.promoted_parameters(model).items():
+        if volume_id not in promoted:
+            raise exceptions.InvalidReplication(
+                'volume %s of group %s was not promoted'
+                % (volume_id, definition['group']))
+        parameters[parameter] = promoted[volume_id]
+    tags = sync.STANDBY_TAGS + ('rescuer-group-%s' % definition['group'],
+                                heat.FAILED_OVER_TAG)
+    template = sync.render_for(definition, capture, api.site)
+    stack = sync.find_stack(api, definition['group'])
+    if stack is None:
+        stack_id = api.create_stack(groups.stack_name(definition['group']),
+                                    template, parameters, tags=tags)
+        return {'stack_id': stack_id, 'action': 'CREATE'}
+    current = stack.get('parameters') or {}
+    if (sync.is_failed_over(stack) and
+            stack['stack_status'] in ('UPDATE_COMPLETE', 'CREATE_COMPLETE')
+            and all(current.get(k) == v for k, v in parameters.items())):
+        return {'stack_id': stack['id'], 'action': 'unchanged'}
+    api.update_stack(stack['id'], template=template, parameters=parameters,
+                     tags=tags)
+    return {'stack_id': stack['id'], 'action': 'UPDATE'}
+
+
+def health(api, compute, stack_id):
+    """The recovery stack's servers and their status; healthy when every
+    server is ACTIVE and every resource is complete."""
+    resources = api.resources(stack_id)
+    incomplete = sorted(r['resource_name'] for r in resources
+                        if not r['resource_status'].endswith('_COMPLETE'))
+    server_ids = {r['physical_resource_id']: r['resource_name']
+                  for r in resources
+                  if r['resource_type'] == 'OS::Nova::Server'
+                  and r['physical_resource_id']}
+    servers = {server_ids[s['id']]: s['status']
+               for s in compute.servers(set(server_ids))}
+    for name in server_ids.values():
+        servers.setdefault(name, 'MISSING')
+    return {'stack_id': stack_id, 'servers': servers,
+            'incomplete': incomplete,
+            'healthy': not incomplete and all(
+                status == 'ACTIVE' for status in servers.values())}

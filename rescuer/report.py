@@ -1,0 +1,195 @@
+"""Run reports: what a failover (switchover, drill, failback) did, step by
+step and tier by tier, and the RTO and RPO it achieved against targets.
+
+A report is built from Mistral's own record of the run - the root
+execution and every sub-execution (one per tier and per group) with their
+tasks - so the timings are the engine's, not the actions' word for them.
+
+Arithmetic (seconds):
+- achieved RTO of a group: from the start of the run to the end of the
+  group's recovery (its health check passed);
+- achieved RPO of a group: from its last good sync (capture time) to the
+  start of the run - the metadata a disaster at that moment lost;
+- a target is missed when achieved > target.
+"""
+
+import datetime
+
+SCHEMA_VERSION = 1
+GROUP_WORKFLOW_SUFFIX = '_group_v1'
+
+
+def _time(text):
+    """Mistral's 'YYYY-MM-DD HH:MM:SS' (UTC) or ISO 8601."""
+    value = datetime.datetime.fromisoformat(text.replace(' ', 'T'))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value
+
+
+def _seconds(start, end):
+    return round((_time(end) - _time(start)).total_seconds(), 1)
+
+
+def _step(task, run_start):
+    return {'step': task['name'], 'state': task['state'],
+            'start': _seconds(run_start, task['created_at']),
+            'end': _seconds(run_start, task['updated_at']),
+            'seconds': _seconds(task['created_at'], task['updated_at']),
+            'error': task.get('state_info') if task['state'] == 'ERROR'
+            else None}
+
+
+def build(kind, run_id, site, plan, executions, fences=None,
+          resources=None):
+    """The report of one run.
+
+    :param plan: ``{started_at, tiers: [[group]], groups: {group: {tier,
+        rpo, rto, last_sync_time}}}`` from the run's planning step.
+    :param executions: the run's executions (root first or not), each
+        ``{id, workflow_name, input, state, state_info, created_at,
+        updated_at, tasks: [{name, state, state_info, created_at,
+        updated_at}]}``.
+    :param fences: ``{group: fence record}`` (failover).
+    :param resources: ``{group: {kind: count}}`` recovered.
+    """
+    fences = fences or {}
+    resources = resources or {}
+    start = plan['started_at']
+    by_group = {}
+    for execution in executions:
+        if execution['workflow_name'].endswith(GROUP_WORKFLOW_SUFFIX):
+            by_group[execution['input'].get('group')] = execution
+    groups, warnings, failures = [], [], []
+    for tier_no, tier in enumerate(plan['tiers'], 1):
+        for name in tier:
+            groups.append(_group(name, plan['groups'][name], by_group.get(
+                name), start, fences.get(name), resources.get(name),
+                warnings, failures))
+    tiers = []
+    for tier in plan['tiers']:
+        members = [g for g in groups if g['group'] in tier]
+        done = [g for g in members if g['end'] is not None]
+        tiers.append({
+            'tier': members[0]['tier'] if members else None,
+            'groups': list(tier),
+            'start': min((g['start'] for g in members
+                          if g['start'] is not None), default=None),
+            'end': max((g['end'] for g in done), default=None),
+            'state': ('SUCCESS' if members and all(
+                g['state'] == 'SUCCESS' for g in members) else
+                'NOT RUN' if not done else 'ERROR')})
+    root = next((e for e in executions
+                 if not e['workflow_name'].endswith(GROUP_WORKFLOW_SUFFIX)
+                 and e['id'] == run_id), None)
+    finished = max((e['updated_at'] for e in executions), default=start)
+    state = ('SUCCESS' if groups and not failures and all(
+        g['state'] == 'SUCCESS' for g in groups) else 'ERROR')
+    if root is not None and root['state'] == 'ERROR' and not failures:
+        failures.append({'group': None, 'step': root['workflow_name'],
+                         'error': root.get('state_info')})
+        state = 'ERROR'
+    rtos = [g['achieved_rto'] for g in groups
+            if g['achieved_rto'] is not None]
+    return {
+        'schema_version': SCHEMA_VERSION, 'kind': kind, 'run_id': run_id,
+        'site': site, 'started_at': start,
+        'finished_at': _time(finished).isoformat(),
+        'seconds': _seconds(start, finished), 'state': state,
+        'achieved_rto': max(rtos) if rtos and len(rtos) == len(groups)
+        else None,
+        'tiers': tiers, 'groups': groups, 'failures': failures,
+        'warnings': warnings,
+    }
+
+
+def _group(name, planned, execution, start, fence, resources, warnings,
+           failures):
+    group = {'group': name, 'tier': planned['tier'],
+             'rto_target': planned['rto'], 'rpo_target': planned['rpo'],
+             'last_sync_time': planned.get('last_sync_time'),
+             'achieved_rpo': None, 'achieved_rto': None,
+             'start': None, 'end': None, 'state': 'NOT RUN', 'steps': [],
+             'resources': resources or {}}
+    if planned.get('last_sync_time'):
+        group['achieved_rpo'] = max(0.0, _seconds(planned['last_sync_time'],
+                                                  start))
+        if group['achieved_rpo'] > planned['rpo']:
+            warnings.append('group %s: RPO target missed: %.0f s of '
+                            'metadata lost, the target is %d s' % (
+                                name, group['achieved_rpo'],
+                                planned['rpo']))
+    if fence is not None and not fence.get('enforced'):
+        warnings.append('group %s: the primary is not fenced yet (%s); the '
+                        'scheduled sync fences it when it answers again'
+                        % (name, fence.get('reason') or 'no answer'))
+    if execution is None:
+        return group
+    group['steps'] = sorted((_step(t, start) for t in execution['tasks']),
+                            key=lambda s: (s['start'], s['end']))
+    group['start'] = _seconds(start, execution['created_at'])
+    group['state'] = execution['state']
+    if execution['state'] in ('SUCCESS', 'ERROR'):
+        group['end'] = _seconds(start, execution['updated_at'])
+    if execution['state'] == 'SUCCESS':
+        group['achieved_rto'] = group['end']
+        if group['achieved_rto'] > planned['rto']:
+            warnings.append('group %s: RTO target missed: recovered in '
+                            '%.0f s, the target is %d s' % (
+                                name, group['achieved_rto'],
+                                planned['rto']))
+    else:
+        failed = [s for s in group['steps'] if s['state'] == 'ERROR']
+        failures.append({'group': name,
+                         'step': failed[0]['step'] if failed else None,
+                         'error': (failed[0]['error'] if failed else None)
+                         or execution.get('state_info')})
+    return group
+
+
+# ------------------------------------------------------------ rendering
+
+def table(report):
+    """The report as a terminal table, for people."""
+    lines = ['%s run %s at %s: %s in %.0f s (started %s)' % (
+        report['kind'], report['run_id'], report['site'], report['state'],
+        report['seconds'], report['started_at'])]
+    header = ('tier', 'group', 'step', 'start', 'end', 'secs', 'state')
+    rows = []
+    for group in report['groups']:
+        rows.append((str(group['tier']), group['group'], '(group)',
+                     _num(group['start']), _num(group['end']),
+                     _num(None if group['end'] is None or group['start']
+                          is None else group['end'] - group['start']),
+                     group['state']))
+        for step in group['steps']:
+            rows.append(('', '', step['step'], _num(step['start']),
+                         _num(step['end']), _num(step['seconds']),
+                         step['state']))
+    widths = [max(len(r[i]) for r in rows + [header])
+              for i in range(len(header))]
+    rule = '+'.join('-' * (w + 2) for w in widths)
+    lines += ['+%s+' % rule, _row(header, widths), '+%s+' % rule]
+    lines += [_row(r, widths) for r in rows]
+    lines.append('+%s+' % rule)
+    lines.append('%-8s %-28s %10s %10s %10s %10s' % (
+        'tier', 'group', 'RTO', 'target', 'RPO', 'target'))
+    for group in report['groups']:
+        lines.append('%-8s %-28s %10s %10s %10s %10s' % (
+            group['tier'], group['group'], _num(group['achieved_rto']),
+            group['rto_target'], _num(group['achieved_rpo']),
+            group['rpo_target']))
+    for failure in report['failures']:
+        lines.append('FAILED: group %s, step %s: %s' % (
+            failure['group'], failure['step'], failure['error']))
+    for warning in report['warnings']:
+        lines.append('WARNING: %s' % warning)
+    return '\n'.join(lines)
+
+
+def _num(value):
+    return '-' if value is None else '%.0f' % value
+
+
+def _row(cells, widths):
+    return '| %s |' % ' | '.join(c.ljust(w) for c, w in zip(cells, widths))

@@ -1,0 +1,252 @@
+"""Actions of the failover workflows, run by the DR site's Mistral.
+
+Each is one idempotent step over ``rescuer.failover``; none of them needs
+the primary site except the fence, which expects it not to answer.
+"""
+
+from rescuer import cinder
+from rescuer import compute
+from rescuer import exceptions
+from rescuer import failover
+from rescuer import heat
+from rescuer import mistral
+from rescuer import report
+from rescuer import sync
+from rescuer_mistral.actions import base
+
+
+class PlanFailoverAction(base.RescuerAction):
+    """Check a failover before anything changes, and plan its tiers.
+
+    Every group must be registered at this DR site with a good capture,
+    all must recover here, and the site must have the flavors and the
+    declared capacity they need.
+
+    :param groups: names of the protection groups.
+    :returns: ``{started_at, site, tiers: [[group]], groups: {group:
+        {tier, rpo, rto, last_sync_time, capture_id}}}``.
+    """
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def execute(self, context):
+        store = self.store()
+        started = failover.now()
+        if not isinstance(self.groups, list) or not all(
+                isinstance(g, str) for g in self.groups):
+            raise exceptions.InvalidGroup(
+                'groups must be a list of protection group names')
+        tiers = failover.plan(store, self.groups)
+        definitions = {g: store.definition(g) for g in self.groups}
+        sites_used = {d['recovery_site'] for d in definitions.values()}
+        if len(sites_used) != 1:
+            raise exceptions.InvalidGroup(
+                'the groups recover at different sites (%s): fail them '
+                'over one site at a time' % ', '.join(sorted(sites_used)))
+        site, session, _ = self.session_for(context, sites_used.pop())
+        flavors = compute.ComputeAPI(session, site).flavors()
+        demands, planned = {}, {}
+        for name, definition in definitions.items():
+            capture, _ = store.latest(name)
+            demands[name] = failover.needs(
+                sync.model_for(definition, capture, site), flavors)
+            planned[name] = {'tier': definition['tier'],
+                             'rpo': definition['rpo'],
+                             'rto': definition['rto'],
+                             'last_sync_time': capture['captured_at'],
+                             'capture_id': capture['capture_id']}
+        problems = failover.capacity_problems(site, demands)
+        if problems:
+            raise exceptions.InvalidGroup('; '.join(problems))
+        return {'started_at': started, 'site': site.name, 'tiers': tiers,
+                'groups': planned}
+
+
+class FencePrimaryAction(base.RescuerAction):
+    """Fence a group's primary: record the fence here first, then stop
+    the group's servers and take its ports down at the primary if it
+    answers.  A primary that does not answer is expected (a disaster):
+    the fence stays recorded and the group's scheduled sync enforces it
+    when the primary comes back.
+
+    :param group: the group name.
+    :param run_id: the run that fences (for the record).
+    :returns: the fence record ``{group, fenced_at, run_id, enforced,
+        servers_stopped, ports_down, reason}``.
+    """
+
+    def __init__(self, group, run_id=None):
+        super().__init__()
+        self.group = group
+        self.run_id = run_id
+
+    def execute(self, context):
+        store = self.store()
+        definition = store.definition(self.group)
+        record = store.fence(self.group) or {
+            'group': self.group, 'fenced_at': failover.now(),
+            'run_id': self.run_id, 'primary_site': definition['primary_site'],
+            'enforced': False, 'reason': None}
+        store.save_fence(record)
+        if record['enforced']:
+            return record
+        capture, _ = store.latest(self.group)
+        try:
+            site, session, _ = self.session_for(context,
+                                                definition['primary_site'])
+            record.update(failover.fence_primary(
+                compute.ComputeAPI(session, site),
+                compute.NetworkAPI(session, site), capture))
+            record.update(enforced=True, reason=None,
+                          enforced_at=failover.now())
+        except exceptions.SiteUnreachable as exc:
+            record['reason'] = str(exc)
+        store.save_fence(record)
+        return record
+
+
+class ReplicatedVolumesAction(base.RescuerAction):
+    """The group's volumes whose data is promoted at failover.
+
+    :param group: the group name.
+    :returns: ``[{volume_id, method, size, volume_type, bootable}]``.
+    """
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def execute(self, context):
+        capture, _ = self.store().latest(self.group)
+        return failover.replicated_volumes(capture)
+
+
+class PromoteVolumeAction(base.RescuerAction):
+    """Bring one replicated volume's data up at this DR site, with
+    Rescuer's own credential there (Cinder's manage-existing is an admin
+    API).
+
+    :param group: the group name.
+    :param volume: one item of ``rescuer.replicated_volumes``.
+    :returns: ``{volume_id, dr_volume_id, method, status, site}``.
+    """
+
+    def __init__(self, group, volume):
+        super().__init__()
+        self.group = group
+        self.volume = volume
+
+    def execute(self, context):
+        definition = self.store().definition(self.group)
+        site, session = self.rescuer_session_for(definition['recovery_site'])
+        result = failover.promote_volume(cinder.CinderAPI(session, site),
+                                         definition, self.volume)
+        result['site'] = site.name
+        return result
+
+
+class VolumeStatusAction(base.RescuerAction):
+    """IN_PROGRESS until a volume is available (or in-use), COMPLETE
+    then; fails when it went to error.  For retry policies.
+
+    :param site: the volume's site.
+    :param volume_id: the volume.
+    """
+
+    def __init__(self, site, volume_id):
+        super().__init__()
+        self.site = site
+        self.volume_id = volume_id
+
+    def execute(self, context):
+        site, session = self.rescuer_session_for(self.site)
+        return cinder.CinderAPI(session, site).volume_state(self.volume_id)
+
+
+class ActivateAction(base.RescuerAction):
+    """Bring the group's recovery stack to ``active`` on the promoted
+    data, tagged as serving the failed-over group.
+
+    :param group: the group name.
+    :param promoted: the results of ``rescuer.promote_volume``.
+    :returns: ``{stack_id, action, site}``.
+    """
+
+    def __init__(self, group, promoted=None):
+        super().__init__()
+        self.group = group
+        self.promoted = promoted or []
+
+    def execute(self, context):
+        store = self.store()
+        definition = store.definition(self.group)
+        capture, _ = store.latest(self.group)
+        site, session, _ = self.session_for(context,
+                                            definition['recovery_site'])
+        result = failover.activate(
+            heat.HeatAPI(session, site), definition, capture,
+            {p['volume_id']: p['dr_volume_id'] for p in self.promoted})
+        result['site'] = site.name
+        return result
+
+
+class RecoveryHealthAction(base.RescuerAction):
+    """Health of a group's recovery stack: every resource complete and
+    every server ACTIVE.  Workflows retry while ``healthy`` is false.
+
+    :param group: the group name.
+    :returns: ``{stack_id, servers: {name: status}, incomplete, healthy}``.
+    """
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def execute(self, context):
+        definition = self.store().definition(self.group)
+        site, session, _ = self.session_for(context,
+                                            definition['recovery_site'])
+        api = heat.HeatAPI(session, site)
+        stack = sync.find_stack(api, self.group)
+        if stack is None:
+            raise exceptions.NotFound('group %s has no recovery stack at '
+                                      'site %s' % (self.group, site.name))
+        return failover.health(api, compute.ComputeAPI(session, site),
+                               stack['id'])
+
+
+class RunReportAction(base.RescuerAction):
+    """Build, keep and return the report of a run, from Mistral's record
+    of the run's executions and tasks.
+
+    :param kind: failover, switchover, drill or failback.
+    :param execution_id: the run's root execution (``execution().id``).
+    :param plan: the run's plan (``rescuer.plan_failover``).
+    :returns: the report (see ``rescuer.report``).
+    """
+
+    def __init__(self, kind, execution_id, plan):
+        super().__init__()
+        self.kind = kind
+        self.execution_id = execution_id
+        self.plan = plan
+
+    def execute(self, context):
+        store = self.store()
+        site = self.registry().get(self.plan['site'])
+        _, session, _ = self.session_for(context, site.name)
+        api = mistral.MistralAPI(session, site)
+        executions = api.run_executions(self.execution_id)
+        groups = [g for tier in self.plan['tiers'] for g in tier]
+        fences = {g: store.fence(g) for g in groups if store.fence(g)}
+        resources = {}
+        for name in groups:
+            capture, _ = store.latest(name)
+            resources[name] = {kind: len(capture[kind]) for kind in (
+                'servers', 'ports', 'networks', 'volumes')}
+        document = report.build(self.kind, self.execution_id, site.name,
+                                self.plan, executions, fences, resources)
+        document['stored_as'] = str(store.save_report(document))
+        return document

@@ -1,0 +1,124 @@
+"""rescuer_dr.failover_v1 on the lab: site-a is really stopped, the DR
+site's Mistral brings the protected VNF up at site-b on the replicated
+data, a re-run makes nothing twice, and the returning site-a is fenced."""
+
+import json
+
+import pytest
+
+from rescuer import sites
+from rescuer import store
+from tests.functional import base
+
+TEMPLATE = str(base.REPO / 'examples' / 'protected-vnf.yaml')
+
+
+def _run(workflow, inputs, timeout=600):
+    return base.wait_execution(base.start_execution(workflow, inputs),
+                               timeout=timeout)
+
+
+def _stack_servers(cloud, stack):
+    return {r['resource_name']: r['physical_resource_id'] for r in
+            base.cli_json(cloud, 'stack', 'resource', 'list', stack)
+            if r['resource_type'] == 'OS::Nova::Server'}
+
+
+def _fence(group):
+    """The group's fence record, as the DR site keeps it."""
+    registry = sites.Registry.load(base.lab_env()['RESCUER_SITES_FILE'])
+    return store.DirectoryStore(registry.store_dir).fence(group)
+
+
+def _promoted(volume_id):
+    """The DR-site volumes holding the promoted data of ``volume_id``."""
+    return base.cli_json('site-b', 'volume', 'list', '--name',
+                         'rescuer-%s' % volume_id)
+
+
+@pytest.fixture
+def protected_vnf():
+    name = base.unique('fo')
+    base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
+                  '--parameter', 'rpo=60', name)
+    out = base.stack_outputs('site-a', name)
+    resources = {r['resource_name']: r['physical_resource_id'] for r in
+                 base.cli_json('site-a', 'stack', 'resource', 'list', name)}
+    yield name, out, resources
+    base.rescuer_lab('recover', 'site-a', check=False)
+    base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+             check=False)
+    base.cli('site-b', 'stack', 'delete', '--yes', '--wait',
+             out['recovery_stack_id'], check=False)
+    for volume in _promoted(resources['data']):
+        base.delete_volume('site-b', volume['ID'])
+
+
+def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
+        protected_vnf):
+    name, out, resources = protected_vnf
+    group, data = out['group_name'], resources['data']
+    assert out['workflows']['failover'] == {
+        'workflow': 'rescuer_dr.failover_v1', 'input': {'groups': [group]}}
+    base.write_tag('site-a', data, 'replicated')
+    base.rescuer_lab('replicate', 'site-a', data)
+    base.write_tag('site-a', data, 'not-yet-replicated')
+
+    base.rescuer_lab('fail', 'site-a')
+    execution = _run('rescuer_dr.failover_v1', {'groups': [group]})
+    assert execution['state'] == 'SUCCESS', execution.get('state_info')
+    report = execution['output']['report']
+    assert (report['kind'], report['state'], report['failures']) == (
+        'failover', 'SUCCESS', [])
+    [tier] = report['tiers']
+    assert (tier['tier'], tier['groups'], tier['state']) == (
+        1, [group], 'SUCCESS')
+    [recovered] = report['groups']
+    assert {'fence', 'promote', 'activate', 'check_health'} <= {
+        s['step'] for s in recovered['steps']}
+    assert 0 < recovered['achieved_rto'] <= report['seconds']
+    assert recovered['achieved_rpo'] >= 0
+    assert recovered['resources']['servers'] == 1
+    # site-a was down: the fence is recorded, not yet enforced.
+    assert any('not fenced yet' in w for w in report['warnings'])
+
+    # The VNF serves at site-b, on the data of the replication point.
+    recovery = base.cli_json('site-b', 'stack', 'show',
+                             out['recovery_stack_id'])
+    assert recovery['parameters']['standby_level'] == 'active'
+    assert 'rescuer-failed-over' in recovery['tags']
+    servers = _stack_servers('site-b', out['recovery_stack_id'])
+    assert base.cli_json('site-b', 'server', 'show', servers['vnf'])[
+        'status'] == 'ACTIVE'
+    [promoted] = _promoted(data)
+    assert promoted['Status'] == 'in-use'
+    assert base.tags('site-b', promoted['ID']) == ['replicated']
+
+    # A re-run continues and makes nothing twice.
+    again = _run('rescuer_dr.failover_v1', {'groups': [group]})
+    assert again['state'] == 'SUCCESS', again.get('state_info')
+    assert _stack_servers('site-b', out['recovery_stack_id']) == servers
+    assert [v['ID'] for v in _promoted(data)] == [promoted['ID']]
+
+    # site-a returns: the scheduled sync fences it, and nothing serves
+    # the group from both sites.
+    base.rescuer_lab('recover', 'site-a')
+    base.wait_for(lambda: base.cli_json(
+        'site-a', 'port', 'show', resources['port'])['admin_state_up'] is
+        False, timeout=180, interval=5, what='site-a VNF fenced')
+    fence = _fence(group)
+    assert fence['enforced'] is True
+    assert (fence['ports_down'], fence['servers_stopped']) == (
+        [resources['port']], [resources['vnf']])
+    assert base.stack_outputs('site-a', name)[
+        'protection_status'] == 'failed-over'
+
+
+def test_failover_refuses_unknown_groups_before_changing_anything():
+    execution = _run('rescuer_dr.failover_v1',
+                     {'groups': ['no-such-group', 'nor-this']}, timeout=60)
+    assert execution['state'] == 'ERROR'
+    error = json.dumps(execution['output'])
+    assert 'group no-such-group is not registered' in error
+    assert 'group nor-this is not registered' in error
+    assert execution['output'].get('report') is None

@@ -1,0 +1,177 @@
+"""Failover steps: planning, capacity, fencing, promotion, activation -
+their decisions, over small in-memory stand-ins for the site APIs."""
+
+import pytest
+
+from rescuer import exceptions
+from rescuer import failover
+from rescuer import heat
+from rescuer import sites
+from rescuer import store
+from tests.unit import test_groups
+from tests.unit import test_render
+from tests.unit import test_store
+
+
+def _site(**extra):
+    values = dict(name='site-b', cloud='c', region='RegionB', country='FR',
+                  role=None, clouds_file=None,
+                  mappings={'images': {'vnf-os-1.2': 'img'},
+                            'flavors': {'vnf.large': 'large',
+                                        'vnf.small': 'small'},
+                            'networks': {'public': 'public'}},
+                  storage={'manage_host': 'site-b@lab#lab',
+                           'replica_ref': {'source-name':
+                                           'from-{primary_site}/volume-'
+                                           '{volume_id}'}})
+    values.update(extra)
+    return sites.Site(**values)
+
+
+def test_plan_puts_vital_tiers_first_and_lists_every_problem(tmp_path):
+    kept = store.DirectoryStore(tmp_path)
+    for name, tier in (('core', 1), ('edge', 3), ('oss', 3)):
+        kept.save_definition(test_groups._definition(group=name, tier=tier))
+        kept.save(test_store._document(group=name))
+    assert failover.plan(kept, ['oss', 'edge', 'core']) == [
+        ['core'], ['edge', 'oss']]
+    kept.save_definition(test_groups._definition(group='fresh'))
+    with pytest.raises(exceptions.InvalidGroup) as error:
+        failover.plan(kept, ['core', 'ghost', 'fresh'])
+    assert 'group ghost is not registered' in str(error.value)
+    assert 'no good capture of group fresh' in str(error.value)
+
+
+def test_capacity_and_flavors_are_checked_against_the_dr_site():
+    model = {'parameters': [{'name': 'flavor_big', 'default': 'large'},
+                            {'name': 'flavor_odd', 'default': 'odd'}],
+             'servers': [{'flavor_param': 'flavor_big'},
+                         {'flavor_param': 'flavor_big'},
+                         {'flavor_param': 'flavor_odd'}],
+             'volumes': [{'size': 30}, {'size': 5}]}
+    flavors = [{'name': 'large', 'vcpus': 8, 'ram': 16384}]
+    need = failover.needs(model, flavors)
+    assert need == ({'instances': 2, 'vcpus': 16, 'ram_mb': 32768,
+                     'volumes_gb': 35}, ['odd'])
+    problems = failover.capacity_problems(
+        _site(capacity={'vcpus': 10, 'volumes_gb': 100}), {'g': need})
+    assert problems == [
+        'group g needs flavors odd, which site site-b does not have',
+        'site site-b declares capacity for 10 vcpus; the groups need 16']
+
+
+class FakeCinder:
+    def __init__(self, site, existing=None):
+        self.site = site
+        self.existing = existing
+        self.managed = []
+
+    def find_volume(self, name):
+        return self.existing
+
+    def manage_volume(self, host, ref, name, **kwargs):
+        self.managed.append((host, ref, name, kwargs))
+        return {'id': 'dr-1', 'status': 'creating'}
+
+
+VOLUME = {'volume_id': 'v-1', 'method': 'storage', 'size': 1,
+          'volume_type': 'lab-replicated', 'bootable': False}
+
+
+def test_storage_promotion_takes_the_replica_over_once():
+    cinder = FakeCinder(_site())
+    result = failover.promote_volume(cinder, test_groups._definition(),
+                                     VOLUME)
+    assert result == {'volume_id': 'v-1', 'dr_volume_id': 'dr-1',
+                      'method': 'storage', 'status': 'creating'}
+    [(host, ref, name, kwargs)] = cinder.managed
+    assert (host, ref, name) == ('site-b@lab#lab',
+                                 {'source-name': 'from-site-a/volume-v-1'},
+                                 'rescuer-v-1')
+    assert kwargs['volume_type'] == 'lab-replicated'
+    # A re-run finds the promoted volume and makes no other.
+    again = FakeCinder(_site(), existing={'id': 'dr-1', 'status': 'in-use'})
+    assert failover.promote_volume(again, test_groups._definition(),
+                                   VOLUME)['dr_volume_id'] == 'dr-1'
+    assert again.managed == []
+
+
+def test_promotion_needs_the_sites_storage_facts():
+    with pytest.raises(exceptions.RegistryError, match='storage'):
+        failover.promote_volume(FakeCinder(_site(storage={})),
+                                test_groups._definition(), VOLUME)
+
+
+class FakeHeat:
+    def __init__(self, stack):
+        self.site = _site()
+        self.stack = stack
+        self.updates = []
+
+    def get_stack(self, name):
+        if self.stack is None:
+            raise exceptions.NotFound(name)
+        return self.stack
+
+    def update_stack(self, stack_id, template=None, parameters=None,
+                     tags=None):
+        self.updates.append((stack_id, parameters, tags))
+
+
+def test_activation_runs_on_the_promoted_data_and_is_idempotent():
+    capture = test_render._capture('multi')
+    definition = test_groups._definition()
+    api = FakeHeat({'id': 's-1', 'stack_status': 'UPDATE_COMPLETE',
+                    'parameters': {'standby_level': 'hot'}})
+    promoted = {'vol-db': 'dr-db', 'vol-logs': 'dr-logs'}
+    assert failover.activate(api, definition, capture, promoted) == {
+        'stack_id': 's-1', 'action': 'UPDATE'}
+    [(stack_id, parameters, tags)] = api.updates
+    assert parameters == {'standby_level': 'active',
+                          'promoted_db_data': 'dr-db',
+                          'promoted_logs': 'dr-logs'}
+    assert heat.FAILED_OVER_TAG in tags
+    done = FakeHeat({'id': 's-1', 'stack_status': 'UPDATE_COMPLETE',
+                     'tags': list(tags), 'parameters': parameters})
+    assert failover.activate(done, definition, capture, promoted)[
+        'action'] == 'unchanged'
+    assert done.updates == []
+    with pytest.raises(exceptions.InvalidReplication, match='vol-logs'):
+        failover.activate(api, definition, capture, {'vol-db': 'dr-db'})
+
+
+class FakeCompute:
+    def __init__(self, servers):
+        self._servers = servers
+        self.calls = []
+
+    def servers(self, ids=None):
+        return [s for s in self._servers if ids is None or s['id'] in ids]
+
+    def stop(self, server_id):
+        self.calls.append(('stop', server_id))
+
+
+class FakeNetwork:
+    def __init__(self, ports):
+        self._ports = ports
+        self.calls = []
+
+    def ports(self, ids):
+        return [p for p in self._ports if p['id'] in ids]
+
+    def set_port_admin_state(self, port_id, up):
+        self.calls.append(('port', port_id, up))
+
+
+def test_fencing_takes_ports_down_then_stops_what_runs():
+    capture = {'servers': [{'id': 'a'}, {'id': 'b'}, {'id': 'gone'}],
+               'ports': [{'id': 'p1'}, {'id': 'p2'}]}
+    compute = FakeCompute([{'id': 'a', 'status': 'ACTIVE'},
+                           {'id': 'b', 'status': 'SHUTOFF'}])
+    network = FakeNetwork([{'id': 'p1', 'admin_state_up': True},
+                           {'id': 'p2', 'admin_state_up': False}])
+    assert failover.fence_primary(compute, network, capture) == {
+        'ports_down': ['p1', 'p2'], 'servers_stopped': ['a', 'b']}
+    assert network.calls == [('port', 'p1', False)]
+    assert compute.calls == [('stop', 'a')]

@@ -1,0 +1,110 @@
+"""Run reports: RTO/RPO arithmetic, tiers, failures surfaced, table."""
+
+from rescuer import report
+
+START = '2026-11-26T10:00:00+00:00'
+
+
+def _plan(**groups):
+    tiers = {}
+    for name, values in groups.items():
+        tiers.setdefault(values['tier'], []).append(name)
+    return {'started_at': START, 'site': 'site-b',
+            'tiers': [sorted(tiers[t]) for t in sorted(tiers)],
+            'groups': groups}
+
+
+def _group_planned(tier, rpo=300, rto=600,
+                   last_sync='2026-11-26T09:58:20+00:00'):
+    return {'tier': tier, 'rpo': rpo, 'rto': rto,
+            'last_sync_time': last_sync}
+
+
+def _execution(group, state, start, end, tasks):
+    return {'id': 'ex-%s' % group, 'workflow_name':
+            'rescuer_dr.failover_group_v1', 'input': {'group': group},
+            'state': state, 'state_info': None,
+            'created_at': '2026-11-26 10:%s' % start,
+            'updated_at': '2026-11-26 10:%s' % end, 'tasks': tasks}
+
+
+def _task(name, start, end, state='SUCCESS', info=None):
+    return {'name': name, 'state': state, 'state_info': info,
+            'created_at': '2026-11-26 10:%s' % start,
+            'updated_at': '2026-11-26 10:%s' % end}
+
+
+def _root(state='SUCCESS', end='01:30'):
+    return {'id': 'run-1', 'workflow_name': 'rescuer_dr.failover_v1',
+            'input': {}, 'state': state, 'state_info': None,
+            'created_at': '2026-11-26 10:00:00',
+            'updated_at': '2026-11-26 10:%s' % end, 'tasks': []}
+
+
+def test_two_tiers_rto_rpo_and_order():
+    plan = _plan(vital=_group_planned(1), other=_group_planned(
+        2, rto=60, last_sync='2026-11-26T09:50:00+00:00'))
+    executions = [
+        _root(),
+        _execution('vital', 'SUCCESS', '00:01', '00:40', [
+            _task('fence', '00:01', '00:02'),
+            _task('activate', '00:05', '00:30'),
+            _task('check_health', '00:30', '00:40')]),
+        _execution('other', 'SUCCESS', '00:41', '01:30', [
+            _task('fence', '00:41', '00:42')]),
+    ]
+    result = report.build('failover', 'run-1', 'site-b', plan, executions)
+    assert result['state'] == 'SUCCESS'
+    vital, other = result['groups']
+    assert (vital['group'], vital['achieved_rto'], vital['achieved_rpo']) \
+        == ('vital', 40.0, 100.0)
+    # Tier 2 started after tier 1 ended; its RTO counts from the run start.
+    assert (other['start'], other['achieved_rto']) == (41.0, 90.0)
+    assert other['achieved_rpo'] == 600.0
+    assert [t['tier'] for t in result['tiers']] == [1, 2]
+    assert result['tiers'][0]['end'] <= result['tiers'][1]['start']
+    assert result['achieved_rto'] == 90.0
+    assert [s['step'] for s in vital['steps']] == [
+        'fence', 'activate', 'check_health']
+    assert vital['steps'][1]['seconds'] == 25.0
+    # Both targets of `other` are missed, and the report says so.
+    assert any('other: RTO target missed' in w for w in result['warnings'])
+    assert any('other: RPO target missed' in w for w in result['warnings'])
+    assert not any('vital' in w for w in result['warnings'])
+
+
+def test_a_failed_step_is_surfaced_and_later_tiers_are_not_run():
+    plan = _plan(vital=_group_planned(1), other=_group_planned(2))
+    executions = [
+        _root(state='ERROR', end='00:20'),
+        _execution('vital', 'ERROR', '00:01', '00:20', [
+            _task('fence', '00:01', '00:02'),
+            _task('promote', '00:02', '00:20', 'ERROR',
+                  'PromoteVolumeAction: site site-b refused ...')]),
+    ]
+    result = report.build('failover', 'run-1', 'site-b', plan, executions,
+                          fences={'vital': {'enforced': False,
+                                            'reason': 'site-a is down'}})
+    assert result['state'] == 'ERROR'
+    assert result['failures'] == [{
+        'group': 'vital', 'step': 'promote',
+        'error': 'PromoteVolumeAction: site site-b refused ...'}]
+    assert result['groups'][1]['state'] == 'NOT RUN'
+    assert result['tiers'][1]['state'] == 'NOT RUN'
+    assert result['achieved_rto'] is None
+    assert any('not fenced yet (site-a is down)' in w
+               for w in result['warnings'])
+
+
+def test_table_shows_steps_targets_and_failures():
+    plan = _plan(vital=_group_planned(1))
+    executions = [_root(state='ERROR', end='00:20'), _execution(
+        'vital', 'ERROR', '00:01', '00:20', [
+            _task('promote', '00:02', '00:20', 'ERROR', 'boom')])]
+    text = report.table(report.build('failover', 'run-1', 'site-b', plan,
+                                     executions))
+    assert text.splitlines()[0].startswith('failover run run-1 at site-b: '
+                                           'ERROR')
+    assert '| promote ' in text
+    assert 'FAILED: group vital, step promote: boom' in text
+    assert 'RTO' in text and 'target' in text
