@@ -34,6 +34,7 @@ def workflows(group):
                      'input': {'groups': [group]}},
     }
 
+
 # The standby level each DR mode keeps its recovery-site stack at.
 LEVEL_OF_MODE = {
     'cold-standby': standby.COLD,
