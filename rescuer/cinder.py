@@ -33,6 +33,62 @@ class CinderAPI(rest.ServiceAPI):
         return self._v3('POST', '/manageable_volumes', {'volume': body})[
             'volume']
 
+    def delete_volume(self, volume_id):
+        try:
+            self._v3('DELETE', '/volumes/%s' % volume_id)
+        except exceptions.NotFound:
+            pass
+
+    # ------------------------------------------------------------ backups
+
+    def find_backup(self, name):
+        backups = self._v3('GET', '/backups/detail?name=%s' % name)[
+            'backups']
+        return backups[0] if backups else None
+
+    def get_backup(self, backup_id):
+        return self._v3('GET', '/backups/%s' % backup_id)['backup']
+
+    def create_backup(self, volume_id, name, force=True):
+        return self._v3('POST', '/backups', {'backup': {
+            'volume_id': volume_id, 'name': name, 'force': force,
+            'incremental': False}})['backup']['id']
+
+    def export_backup(self, backup_id):
+        """The backup's record, for another site to import (admin)."""
+        record = self._v3('GET', '/backups/%s/export_record' % backup_id)[
+            'backup-record']
+        return {'backup_service': record['backup_service'],
+                'backup_url': record['backup_url']}
+
+    def import_backup(self, record):
+        return self._v3('POST', '/backups/import_record',
+                        {'backup-record': record})['backup']['id']
+
+    def restore_backup(self, backup_id, volume_id):
+        """Restore onto an existing (available) volume."""
+        return self._v3('POST', '/backups/%s/restore' % backup_id,
+                        {'restore': {'volume_id': volume_id}})['restore']
+
+    def delete_backup(self, backup_id):
+        try:
+            self._v3('DELETE', '/backups/%s' % backup_id)
+        except exceptions.NotFound:
+            pass
+
+    def backup_state(self, backup_id):
+        """'COMPLETE' once available, 'IN_PROGRESS' before; raise on
+        error."""
+        backup = self.get_backup(backup_id)
+        if backup['status'] == 'available':
+            return 'COMPLETE'
+        if backup['status'] == 'error':
+            raise exceptions.RemoteError(
+                self.site.name, 'GET', '/backups/%s' % backup_id, 200,
+                'backup %s failed: %s' % (backup_id,
+                                          backup.get('fail_reason')))
+        return 'IN_PROGRESS'
+
     def volume_state(self, volume_id, want=('available', 'in-use')):
         """'COMPLETE' once the volume is in ``want``, 'IN_PROGRESS' while
         it gets there; raise when it went to an error state."""

@@ -36,6 +36,20 @@ class ComputeAPI(rest.ServiceAPI):
             if exc.status != 409:  # already running
                 raise
 
+    def delete(self, server_id):
+        try:
+            self._call('DELETE', '/servers/%s' % server_id)
+        except exceptions.NotFound:
+            pass
+
+    def detach_volume(self, server_id, volume_id):
+        """Detach; a volume not attached there is fine."""
+        try:
+            self._call('DELETE', '/servers/%s/os-volume_attachments/%s'
+                       % (server_id, volume_id))
+        except exceptions.NotFound:
+            pass
+
 
 class NetworkAPI(rest.ServiceAPI):
 

@@ -23,6 +23,8 @@ SYNC_WORKFLOW = 'rescuer_dr.sync_v1'
 REGISTER_WORKFLOW = 'rescuer_dr.register_v1'
 UNREGISTER_WORKFLOW = 'rescuer_dr.unregister_v1'
 FAILOVER_WORKFLOW = 'rescuer_dr.failover_v1'
+FAILBACK_WORKFLOW = 'rescuer_dr.failback_v1'
+DRILL_WORKFLOW = 'rescuer_dr.drill_v1'
 
 
 def workflows(group):
@@ -32,6 +34,9 @@ def workflows(group):
         'sync': {'workflow': SYNC_WORKFLOW, 'input': {'group': group}},
         'failover': {'workflow': FAILOVER_WORKFLOW,
                      'input': {'groups': [group]}},
+        'failback': {'workflow': FAILBACK_WORKFLOW,
+                     'input': {'groups': [group]}},
+        'drill': {'workflow': DRILL_WORKFLOW, 'input': {'groups': [group]}},
     }
 
 

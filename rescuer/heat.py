@@ -76,6 +76,14 @@ class HeatAPI(rest.ServiceAPI):
         return self._call('GET', '/stacks/%s/%s/resources' % (
             stack['stack_name'], stack['id']))['resources']
 
+    def mark_unhealthy(self, stack_id, resource_name, reason):
+        """Have the next update replace the resource (as ``openstack
+        stack resource mark unhealthy`` does)."""
+        stack = self.get_stack(stack_id)
+        self._call('PATCH', '/stacks/%s/%s/resources/%s' % (
+            stack['stack_name'], stack['id'], resource_name),
+            {'mark_unhealthy': True, 'resource_status_reason': reason})
+
     def delete_stack(self, stack_id):
         self._call('DELETE', '/stacks/%s' % stack_id)
 

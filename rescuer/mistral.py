@@ -6,6 +6,8 @@ from rescuer import exceptions
 from rescuer import rest
 
 RUNNING_STATES = ('IDLE', 'RUNNING', 'PAUSED')
+# What Mistral says of a task whose with-items actions failed.
+_GENERIC_ERRORS = ('One or more actions had failed.',)
 
 
 class MistralAPI(rest.ServiceAPI):
@@ -67,8 +69,24 @@ class MistralAPI(rest.ServiceAPI):
             execution['input'] = _json(execution.get('input'))
             execution['tasks'] = self._call(
                 'GET', '/executions/%s/tasks' % execution['id'])['tasks']
+            for task in execution['tasks']:
+                if task['state'] == 'ERROR' and task.get(
+                        'state_info') in _GENERIC_ERRORS:
+                    task['state_info'] = self._task_error(task['id'])
             run.append(execution)
         return run
+
+    def _task_error(self, task_id):
+        """The errors of a failed task's actions (Mistral's own state
+        info only says that some failed)."""
+        result = self._call('GET', '/tasks/%s' % task_id).get('result')
+        try:
+            result = json.loads(result) if isinstance(result, str) else result
+        except ValueError:
+            pass
+        if isinstance(result, list):
+            result = '; '.join(str(r) for r in result if r)
+        return str(result)
 
     def get_cron_trigger(self, name):
         return self._call('GET', '/cron_triggers/%s' % name)

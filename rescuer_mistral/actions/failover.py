@@ -6,6 +6,7 @@ the primary site except the fence, which expects it not to answer.
 
 from rescuer import cinder
 from rescuer import compute
+from rescuer import drill
 from rescuer import exceptions
 from rescuer import failover
 from rescuer import heat
@@ -148,21 +149,25 @@ class PromoteVolumeAction(base.RescuerAction):
 
 
 class VolumeStatusAction(base.RescuerAction):
-    """IN_PROGRESS until a volume is available (or in-use), COMPLETE
-    then; fails when it went to error.  For retry policies.
+    """IN_PROGRESS until every volume is available (or in-use), COMPLETE
+    then; fails when one went to error.  For retry policies.
 
-    :param site: the volume's site.
-    :param volume_id: the volume.
+    :param site: the volumes' site.
+    :param volume_ids: the volumes.
     """
 
-    def __init__(self, site, volume_id):
+    def __init__(self, site, volume_ids):
         super().__init__()
         self.site = site
-        self.volume_id = volume_id
+        self.volume_ids = volume_ids
 
     def execute(self, context):
+        if not self.volume_ids:
+            return 'COMPLETE'
         site, session = self.rescuer_session_for(self.site)
-        return cinder.CinderAPI(session, site).volume_state(self.volume_id)
+        api = cinder.CinderAPI(session, site)
+        states = {api.volume_state(v) for v in self.volume_ids}
+        return 'IN_PROGRESS' if 'IN_PROGRESS' in states else 'COMPLETE'
 
 
 class ActivateAction(base.RescuerAction):
@@ -250,3 +255,64 @@ class RunReportAction(base.RescuerAction):
                                 self.plan, executions, fences, resources)
         document['stored_as'] = str(store.save_report(document))
         return document
+
+
+class StartDrillAction(base.RescuerAction):
+    """Create the group's isolated drill stack at this DR site.
+
+    :param group: the group name.
+    :returns: ``{stack_id, action, site}``.
+    """
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def execute(self, context):
+        store = self.store()
+        definition = store.definition(self.group)
+        capture, _ = store.latest(self.group)
+        site, session, _ = self.session_for(context,
+                                            definition['recovery_site'])
+        return drill.start(heat.HeatAPI(session, site), definition, capture)
+
+
+class DrillHealthAction(base.RescuerAction):
+    """Health of the group's drill stack (retried while not healthy).
+
+    :param group: the group name.
+    """
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def execute(self, context):
+        definition = self.store().definition(self.group)
+        site, session, _ = self.session_for(context,
+                                            definition['recovery_site'])
+        api = heat.HeatAPI(session, site)
+        stack = drill.find_drill(api, self.group)
+        if stack is None:
+            raise exceptions.NotFound('group %s has no drill stack at site '
+                                      '%s' % (self.group, site.name))
+        return failover.health(api, compute.ComputeAPI(session, site),
+                               stack['id'])
+
+
+class FinishDrillAction(base.RescuerAction):
+    """Delete the group's drill stack (whatever state it is in).
+
+    :param group: the group name.
+    :returns: ``{stack_id, deleting, site}``.
+    """
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def execute(self, context):
+        definition = self.store().definition(self.group)
+        site, session, _ = self.session_for(context,
+                                            definition['recovery_site'])
+        return drill.finish(heat.HeatAPI(session, site), self.group)

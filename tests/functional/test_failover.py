@@ -13,6 +13,12 @@ from tests.functional import base
 TEMPLATE = str(base.REPO / 'examples' / 'protected-vnf.yaml')
 
 
+def _workflow(outputs, purpose):
+    """(workflow, input) the protection group names for ``purpose``."""
+    chosen = outputs['workflows'][purpose]
+    return chosen['workflow'], chosen['input']
+
+
 def _run(workflow, inputs, timeout=600):
     return base.wait_execution(base.start_execution(workflow, inputs),
                                timeout=timeout)
@@ -100,6 +106,9 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
     assert _stack_servers('site-b', out['recovery_stack_id']) == servers
     assert [v['ID'] for v in _promoted(data)] == [promoted['ID']]
 
+    # Work goes on at site-b while site-a is down.
+    base.write_tag('site-b', promoted['ID'], 'written-at-site-b')
+
     # site-a returns: the scheduled sync fences it, and nothing serves
     # the group from both sites.
     base.rescuer_lab('recover', 'site-a')
@@ -112,6 +121,31 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
         [resources['port']], [resources['vnf']])
     assert base.stack_outputs('site-a', name)[
         'protection_status'] == 'failed-over'
+
+    # Failback: the VNF is recreated fresh at site-a on the data written
+    # at site-b, and site-b goes back to hot standby.
+    execution = _run(*_workflow(out, 'failback'))
+    assert execution['state'] == 'SUCCESS', execution.get('state_info')
+    report = execution['output']['report']
+    assert (report['kind'], report['state']) == ('failback', 'SUCCESS')
+    fresh = _stack_servers('site-a', name)['vnf']
+    assert fresh != resources['vnf']
+    assert base.cli_json('site-a', 'server', 'show', fresh)[
+        'status'] == 'ACTIVE'
+    assert base.cli_json('site-a', 'port', 'show', resources['port'])[
+        'admin_state_up'] is True
+    assert base.tags('site-a', data) == ['replicated', 'written-at-site-b']
+    recovery = base.cli_json('site-b', 'stack', 'show',
+                             out['recovery_stack_id'])
+    assert recovery['parameters']['standby_level'] == 'hot'
+    assert 'rescuer-failed-over' not in recovery['tags']
+    assert _promoted(data) == []
+    assert _fence(group) is None
+    after = base.stack_outputs('site-a', name)
+    assert after['protection_status'] == 'protected'
+    base.wait_for(lambda: base.stack_outputs('site-a', name)[
+        'last_sync_time'] > after['last_sync_time'], timeout=120,
+        interval=5, what='a sync of the failed-back group')
 
 
 def test_failover_refuses_unknown_groups_before_changing_anything():

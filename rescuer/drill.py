@@ -1,0 +1,53 @@
+"""Non-disruptive DR drill: bring a group up at the DR site beside its
+standby, on networks of its own, check it, and remove everything.
+
+The drill stack ``rescuer-drill-<group>`` is rendered from the latest
+capture exactly as failover renders it, at the ``hot`` level: every server,
+volume and network is created, nothing is put in service (no floating IPs),
+and its networks are new ones - isolated from the primary, from the
+standby stack and from traffic.  The primary, its replication and the
+standby stack are never touched, so replicated volumes come up empty: the
+drill proves the recovery of the group's metadata, not of its data
+(the report says so).
+"""
+
+from rescuer import exceptions
+from rescuer import standby
+from rescuer import sync
+
+DRILL_TAGS = ('rescuer', 'rescuer-drill')
+
+
+def stack_name(group):
+    return 'rescuer-drill-%s' % group
+
+
+def find_drill(api, group):
+    try:
+        return api.get_stack(stack_name(group))
+    except exceptions.NotFound:
+        return None
+
+
+def start(api, definition, capture):
+    """Create the drill stack (or find the one an earlier run made)."""
+    stack = find_drill(api, definition['group'])
+    if stack is not None:
+        return {'stack_id': stack['id'], 'action': 'CREATE',
+                'site': api.site.name}
+    stack_id = api.create_stack(
+        stack_name(definition['group']),
+        sync.render_for(definition, capture, api.site),
+        {'standby_level': standby.HOT},
+        tags=DRILL_TAGS + ('rescuer-group-%s' % definition['group'],))
+    return {'stack_id': stack_id, 'action': 'CREATE', 'site': api.site.name}
+
+
+def finish(api, group):
+    """Delete the drill stack; returns ``{stack_id, deleting}``."""
+    stack = find_drill(api, group)
+    if stack is None:
+        return {'stack_id': None, 'deleting': False, 'site': api.site.name}
+    api.delete_stack(stack['id'])
+    return {'stack_id': stack['id'], 'deleting': True,
+            'site': api.site.name}

@@ -1,0 +1,201 @@
+"""Failback: return a failed-over group to its (recovered) primary.
+
+Steps, each idempotent (the failback workflow calls them in this order):
+
+1. :func:`drain` - stop the group's servers at the DR site: traffic
+   stops there and the data on the promoted volumes is final;
+2. :func:`backup_promoted` / :func:`transfer_backup` - reverse-sync the
+   data: a backup of each promoted volume at the DR site, its record
+   exported there and imported at the primary (Cinder admin APIs);
+3. :func:`restore_primary_volume` - detach the primary's volume from its
+   (fenced) server and restore the backup onto it;
+4. :func:`retire_primary_servers` and :func:`refresh_primary` - delete
+   the primary's fenced servers, lift the fence and have Heat recreate the
+   group's servers (and their volume attachments) fresh at the primary;
+5. :func:`demote` - the DR site's recovery stack back to its standby level
+   (the promoted volumes leave it), then :func:`clean_up` what failover
+   and failback made.
+
+The primary's stack stays the operator's own: Rescuer only marks its
+servers and attachments unhealthy and asks Heat for an update in place.
+"""
+
+from rescuer import exceptions
+from rescuer import failover
+from rescuer import groups
+from rescuer import heat
+from rescuer import render
+from rescuer import sync
+
+ATTACHMENT_TYPES = ('OS::Cinder::VolumeAttachment',)
+SERVER_TYPES = ('OS::Nova::Server',)
+
+
+def backup_name(volume_id):
+    return 'rescuer-failback-%s' % volume_id
+
+
+def promoted_volumes(cinder, capture):
+    """[{volume_id, dr_volume_id}] of the group's promoted volumes at the
+    DR site (``cinder``'s site)."""
+    found = []
+    for volume in failover.replicated_volumes(capture):
+        promoted = cinder.find_volume(failover.promoted_name(
+            volume['volume_id']))
+        if promoted is None:
+            raise exceptions.NotFound(
+                'volume %s has no promoted copy %s at site %s: was the '
+                'group failed over?' % (volume['volume_id'],
+                                        failover.promoted_name(
+                                            volume['volume_id']),
+                                        cinder.site.name))
+        found.append({'volume_id': volume['volume_id'],
+                      'dr_volume_id': promoted['id']})
+    return found
+
+
+def drain(api, compute, group):
+    """Stop the servers of the group's recovery stack; returns their ids."""
+    stack = sync.find_stack(api, group)
+    if stack is None:
+        raise exceptions.NotFound('group %s has no recovery stack at site '
+                                  '%s' % (group, api.site.name))
+    ids = {r['physical_resource_id'] for r in api.resources(stack['id'])
+           if r['resource_type'] in SERVER_TYPES
+           and r['physical_resource_id']}
+    stopped = []
+    for server in compute.servers(ids):
+        if server['status'] != 'SHUTOFF':
+            compute.stop(server['id'])
+        stopped.append(server['id'])
+    return sorted(stopped)
+
+
+def servers_state(compute, server_ids, want='SHUTOFF'):
+    """COMPLETE once every server is in ``want`` (DELETED: gone);
+    IN_PROGRESS before."""
+    servers = compute.servers(set(server_ids))
+    if want == 'DELETED':
+        return 'IN_PROGRESS' if servers else 'COMPLETE'
+    return ('COMPLETE' if all(s['status'] == want for s in servers)
+            else 'IN_PROGRESS')
+
+
+def retire_primary_servers(api, compute, definition):
+    """Delete the group's (fenced) servers at the primary, for Heat to
+    recreate them fresh; returns their ids."""
+    members = set(definition['members'] or [])
+    ids = [r['physical_resource_id']
+           for r in api.resources(definition['stack_id'])
+           if r['resource_type'] in SERVER_TYPES and
+           r['physical_resource_id'] and
+           (not members or r['resource_name'] in members)]
+    for server_id in ids:
+        compute.delete(server_id)
+    return sorted(ids)
+
+
+def backup_promoted(cinder, promoted):
+    """A backup of one promoted volume at the DR site; returns its id
+    (an existing one of an earlier run is reused)."""
+    name = backup_name(promoted['volume_id'])
+    existing = cinder.find_backup(name)
+    if existing is not None and existing['status'] != 'error':
+        return existing['id']
+    return cinder.create_backup(promoted['dr_volume_id'], name)
+
+
+def transfer_backup(source, target, backup_id):
+    """Make ``backup_id`` known at ``target`` (export at ``source``,
+    import at ``target``); returns its id there."""
+    try:
+        target.get_backup(backup_id)
+        return backup_id
+    except exceptions.NotFound:
+        pass
+    return target.import_backup(source.export_backup(backup_id))
+
+
+def restore_primary_volume(cinder, compute, capture, volume_id, backup_id):
+    """Detach the primary volume from its servers and restore the
+    backup onto it."""
+    volume = cinder.get_volume(volume_id)
+    if volume['status'] in ('restoring-backup',):
+        return {'volume_id': volume_id, 'restoring': True}
+    for attachment in volume.get('attachments') or []:
+        compute.detach_volume(attachment['server_id'], volume_id)
+    if volume.get('attachments'):
+        return {'volume_id': volume_id, 'restoring': False,
+                'detaching': True}
+    cinder.restore_backup(backup_id, volume_id)
+    return {'volume_id': volume_id, 'restoring': True}
+
+
+def refresh_primary(api, network, definition, fence, volume_ids):
+    """Lift the fence and have Heat recreate the group's servers and the
+    attachments of ``volume_ids`` fresh in the primary stack."""
+    for port_id in fence.get('ports_down') or []:
+        network.set_port_admin_state(port_id, True)
+    members = set(definition['members'] or [])
+    replaced = []
+    for resource in api.resources(definition['stack_id']):
+        name = resource['resource_name']
+        if members and name not in members:
+            continue
+        fresh = (resource['resource_type'] in SERVER_TYPES or (
+            resource['resource_type'] in ATTACHMENT_TYPES and
+            resource['physical_resource_id'] in volume_ids))
+        if fresh:
+            api.mark_unhealthy(definition['stack_id'], name,
+                               'Rescuer failback: recreated fresh')
+            replaced.append(name)
+    api.update_stack(definition['stack_id'])
+    return {'stack_id': definition['stack_id'], 'replaced': sorted(replaced),
+            'action': 'UPDATE'}
+
+
+def primary_health(api, compute, definition):
+    """Health of the group's members at the primary after the refresh."""
+    result = failover.health(api, compute, definition['stack_id'])
+    members = set(definition['members'] or [])
+    if members:
+        result['servers'] = {k: v for k, v in result['servers'].items()
+                             if k in members}
+        result['incomplete'] = [r for r in result['incomplete']
+                                if r in members]
+        result['healthy'] = not result['incomplete'] and all(
+            s == 'ACTIVE' for s in result['servers'].values())
+    return result
+
+
+def demote(api, definition, capture):
+    """The recovery stack back to the group's standby level, without the
+    promoted volumes and the failed-over tag."""
+    stack = sync.find_stack(api, definition['group'])
+    if stack is None:
+        raise exceptions.NotFound('group %s has no recovery stack at site '
+                                  '%s' % (definition['group'],
+                                          api.site.name))
+    model = sync.model_for(definition, capture, api.site)
+    parameters = {'standby_level': groups.standby_level(definition)}
+    for parameter in render.promoted_parameters(model).values():
+        parameters[parameter] = ''
+    if not sync.is_failed_over(stack):
+        return {'stack_id': stack['id'], 'action': 'unchanged'}
+    tags = [t for t in stack.get('tags') or [] if t != heat.FAILED_OVER_TAG]
+    api.update_stack(stack['id'],
+                     template=sync.render_for(definition, capture, api.site),
+                     parameters=parameters, tags=tags)
+    return {'stack_id': stack['id'], 'action': 'UPDATE'}
+
+
+def clean_up(dr_cinder, primary_cinder, promoted):
+    """Delete the promoted volumes and the failback backups at both
+    sites."""
+    for item in promoted:
+        name = backup_name(item['volume_id'])
+        backup = dr_cinder.find_backup(name)
+        if backup is not None:
+            primary_cinder.delete_backup(backup['id'])
+            dr_cinder.delete_backup(backup['id'])
+        dr_cinder.delete_volume(item['dr_volume_id'])

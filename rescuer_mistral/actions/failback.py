@@ -1,0 +1,280 @@
+"""Actions of the failback workflows, run by the DR site's Mistral once
+the primary is back; each is one idempotent step of
+``rescuer.failback``."""
+
+from rescuer import cinder
+from rescuer import compute
+from rescuer import exceptions
+from rescuer import failback
+from rescuer import failover
+from rescuer import heat
+from rescuer_mistral.actions import base
+
+
+class _GroupAction(base.RescuerAction):
+    """A step on one group: its definition, latest capture, and sessions
+    with Rescuer's credential at its two sites."""
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def definition(self):
+        return self.store().definition(self.group)
+
+    def capture(self):
+        return self.store().latest(self.group)[0]
+
+    def at(self, which, api_class):
+        """``api_class`` at the group's primary or recovery site."""
+        site, session = self.rescuer_session_for(
+            self.definition()['%s_site' % which])
+        return api_class(session, site)
+
+
+class PlanFailbackAction(base.RescuerAction):
+    """Check a failback before anything changes, and plan its tiers:
+    every group registered here, failed over (fenced), and its primary
+    answering with the group's stack in place.
+
+    :param groups: names of the protection groups.
+    :returns: the plan, as ``rescuer.plan_failover`` returns it.
+    """
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def execute(self, context):
+        store = self.store()
+        started = failover.now()
+        tiers = failover.plan(store, self.groups)
+        problems, planned, site_names = [], {}, set()
+        for name in self.groups:
+            definition = store.definition(name)
+            site_names.add(definition['recovery_site'])
+            if store.fence(name) is None:
+                problems.append('group %s is not failed over' % name)
+                continue
+            try:
+                site, session = self.rescuer_session_for(
+                    definition['primary_site'])
+                heat.HeatAPI(session, site).get_stack(definition['stack_id'])
+            except exceptions.RescuerError as exc:
+                problems.append('group %s: %s' % (name, exc))
+            planned[name] = {'tier': definition['tier'],
+                             'rpo': definition['rpo'],
+                             'rto': definition['rto'],
+                             'last_sync_time': None}
+        if problems:
+            raise exceptions.InvalidGroup('; '.join(problems))
+        return {'started_at': started, 'site': site_names.pop(),
+                'tiers': tiers, 'groups': planned}
+
+
+class DrainAction(_GroupAction):
+    """Stop the group's servers at the DR site (drain).
+
+    :returns: ``{site, servers}``.
+    """
+
+    def execute(self, context):
+        definition = self.definition()
+        site, session = self.rescuer_session_for(definition['recovery_site'])
+        return {'site': site.name, 'servers': failback.drain(
+            heat.HeatAPI(session, site), compute.ComputeAPI(session, site),
+            self.group)}
+
+
+class ServersStateAction(base.RescuerAction):
+    """COMPLETE once every server is in ``want`` (IN_PROGRESS before).
+
+    :param site: the servers' site.
+    :param server_ids: the servers.
+    :param want: the status, SHUTOFF by default.
+    """
+
+    def __init__(self, site, server_ids, want='SHUTOFF'):
+        super().__init__()
+        self.site = site
+        self.server_ids = server_ids
+        self.want = want
+
+    def execute(self, context):
+        site, session = self.rescuer_session_for(self.site)
+        return failback.servers_state(compute.ComputeAPI(session, site),
+                                      self.server_ids, self.want)
+
+
+class PromotedVolumesAction(_GroupAction):
+    """The group's promoted volumes at the DR site.
+
+    :returns: ``[{volume_id, dr_volume_id}]``.
+    """
+
+    def execute(self, context):
+        return failback.promoted_volumes(self.at('recovery',
+                                                 cinder.CinderAPI),
+                                         self.capture())
+
+
+class BackupPromotedAction(_GroupAction):
+    """Back a promoted volume up at the DR site.
+
+    :param promoted: one item of ``rescuer.promoted_volumes``.
+    :returns: the item with ``backup_id`` and ``site``.
+    """
+
+    def __init__(self, group, promoted):
+        super().__init__(group)
+        self.promoted = promoted
+
+    def execute(self, context):
+        api = self.at('recovery', cinder.CinderAPI)
+        return dict(self.promoted, site=api.site.name,
+                    backup_id=failback.backup_promoted(api, self.promoted))
+
+
+class BackupStatusAction(base.RescuerAction):
+    """COMPLETE once every backup is available (IN_PROGRESS before).
+
+    :param site: the backups' site.
+    :param backup_ids: the backups.
+    """
+
+    def __init__(self, site, backup_ids):
+        super().__init__()
+        self.site = site
+        self.backup_ids = backup_ids
+
+    def execute(self, context):
+        if not self.backup_ids:
+            return 'COMPLETE'
+        site, session = self.rescuer_session_for(self.site)
+        api = cinder.CinderAPI(session, site)
+        states = {api.backup_state(b) for b in self.backup_ids}
+        return 'IN_PROGRESS' if 'IN_PROGRESS' in states else 'COMPLETE'
+
+
+class TransferBackupAction(_GroupAction):
+    """Export a backup's record at the DR site and import it at the
+    group's primary.
+
+    :param backup_id: the backup.
+    :returns: ``{backup_id, site}`` (the primary).
+    """
+
+    def __init__(self, group, backup_id):
+        super().__init__(group)
+        self.backup_id = backup_id
+
+    def execute(self, context):
+        target = self.at('primary', cinder.CinderAPI)
+        return {'site': target.site.name, 'backup_id': failback.
+                transfer_backup(self.at('recovery', cinder.CinderAPI),
+                                target, self.backup_id)}
+
+
+class RestorePrimaryVolumesAction(_GroupAction):
+    """Detach the primary volumes from their servers and restore the
+    backups onto them; retried until ``restoring`` (a detach takes a
+    moment).
+
+    :param backups: ``[{volume_id, backup_id}]`` (imported at the
+        primary).
+    :returns: ``{volume_ids, restoring, site}``.
+    """
+
+    def __init__(self, group, backups):
+        super().__init__(group)
+        self.backups = backups
+
+    def execute(self, context):
+        api = self.at('primary', cinder.CinderAPI)
+        nova = self.at('primary', compute.ComputeAPI)
+        capture = self.capture()
+        restoring = [failback.restore_primary_volume(
+            api, nova, capture, item['volume_id'], item['backup_id'])[
+                'restoring'] for item in self.backups]
+        return {'site': api.site.name, 'restoring': all(restoring),
+                'volume_ids': [item['volume_id'] for item in self.backups]}
+
+
+class RetirePrimaryServersAction(_GroupAction):
+    """Delete the group's fenced servers at the primary, for Heat to
+    recreate them fresh.
+
+    :returns: ``{site, servers}``.
+    """
+
+    def execute(self, context):
+        api = self.at('primary', heat.HeatAPI)
+        return {'site': api.site.name, 'servers': failback.
+                retire_primary_servers(api, self.at('primary',
+                                                    compute.ComputeAPI),
+                                       self.definition())}
+
+
+class RefreshPrimaryAction(_GroupAction):
+    """Lift the fence at the primary and have Heat recreate the group's
+    servers and the restored volumes' attachments fresh.
+
+    :param volume_ids: the restored primary volumes.
+    :returns: ``{stack_id, replaced, action, site}``.
+    """
+
+    def __init__(self, group, volume_ids=None):
+        super().__init__(group)
+        self.volume_ids = volume_ids or []
+
+    def execute(self, context):
+        api = self.at('primary', heat.HeatAPI)
+        result = failback.refresh_primary(
+            api, self.at('primary', compute.NetworkAPI), self.definition(),
+            self.store().fence(self.group) or {}, set(self.volume_ids))
+        result['site'] = api.site.name
+        return result
+
+
+class PrimaryHealthAction(_GroupAction):
+    """Health of the group's members at the primary (retried while
+    ``healthy`` is false)."""
+
+    def execute(self, context):
+        return failback.primary_health(self.at('primary', heat.HeatAPI),
+                                       self.at('primary',
+                                               compute.ComputeAPI),
+                                       self.definition())
+
+
+class DemoteAction(_GroupAction):
+    """The DR site's recovery stack back to the group's standby level.
+
+    :returns: ``{stack_id, action, site}``.
+    """
+
+    def execute(self, context):
+        api = self.at('recovery', heat.HeatAPI)
+        result = failback.demote(api, self.definition(), self.capture())
+        result['site'] = api.site.name
+        return result
+
+
+class FinishFailbackAction(_GroupAction):
+    """Delete what failover and failback made (promoted volumes,
+    failback backups) and lift the group's fence record: its scheduled
+    sync protects it from the primary again.
+
+    :param promoted: the items of ``rescuer.promoted_volumes``.
+    """
+
+    def __init__(self, group, promoted=None):
+        super().__init__(group)
+        self.promoted = promoted or []
+
+    def execute(self, context):
+        failback.clean_up(self.at('recovery', cinder.CinderAPI),
+                          self.at('primary', cinder.CinderAPI),
+                          self.promoted)
+        self.store().clear_fence(self.group)
+        return {'group': self.group, 'fence': None}

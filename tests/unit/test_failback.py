@@ -1,0 +1,147 @@
+"""Failback steps and their idempotence, over in-memory stand-ins."""
+
+from rescuer import exceptions
+from rescuer import failback
+from rescuer import heat
+from tests.unit import test_failover
+from tests.unit import test_groups
+from tests.unit import test_render
+
+
+class Backups:
+    """A Cinder with backups and volumes, in memory."""
+
+    def __init__(self, site_name='site-b', backups=None, volumes=None):
+        self.site = test_failover._site(name=site_name)
+        self.backups = backups or {}
+        self.volumes = volumes or {}
+        self.calls = []
+
+    def find_backup(self, name):
+        found = [b for b in self.backups.values() if b['name'] == name]
+        return found[0] if found else None
+
+    def create_backup(self, volume_id, name):
+        self.calls.append(('backup', volume_id))
+        self.backups['b-new'] = {'id': 'b-new', 'name': name,
+                                 'status': 'creating'}
+        return 'b-new'
+
+    def get_backup(self, backup_id):
+        if backup_id not in self.backups:
+            raise exceptions.NotFound(backup_id)
+        return self.backups[backup_id]
+
+    def export_backup(self, backup_id):
+        return {'backup_service': 'posix', 'backup_url': 'url-%s'
+                % backup_id}
+
+    def import_backup(self, record):
+        self.calls.append(('import', record['backup_url']))
+        return record['backup_url'][4:]
+
+    def get_volume(self, volume_id):
+        return self.volumes[volume_id]
+
+    def restore_backup(self, backup_id, volume_id):
+        self.calls.append(('restore', backup_id, volume_id))
+
+
+def test_backups_of_promoted_volumes_are_made_once():
+    cinder = Backups()
+    item = {'volume_id': 'v-1', 'dr_volume_id': 'dr-1'}
+    assert failback.backup_promoted(cinder, item) == 'b-new'
+    assert failback.backup_promoted(cinder, item) == 'b-new'
+    assert cinder.calls == [('backup', 'dr-1')]
+
+
+def test_a_backup_is_imported_at_the_primary_once():
+    source, target = Backups(), Backups('site-a')
+    assert failback.transfer_backup(source, target, 'b-1') == 'b-1'
+    assert target.calls == [('import', 'url-b-1')]
+    target.backups['b-1'] = {'id': 'b-1'}
+    assert failback.transfer_backup(source, target, 'b-1') == 'b-1'
+    assert len(target.calls) == 1
+
+
+class Detacher:
+    def __init__(self):
+        self.detached = []
+
+    def detach_volume(self, server_id, volume_id):
+        self.detached.append((server_id, volume_id))
+
+
+def test_restore_detaches_first_then_restores():
+    cinder = Backups('site-a', volumes={'v-1': {
+        'status': 'in-use', 'attachments': [{'server_id': 's-1'}]}})
+    nova = Detacher()
+    first = failback.restore_primary_volume(cinder, nova, {}, 'v-1', 'b-1')
+    assert first['restoring'] is False
+    assert nova.detached == [('s-1', 'v-1')]
+    assert cinder.calls == []
+    cinder.volumes['v-1'] = {'status': 'available', 'attachments': []}
+    assert failback.restore_primary_volume(cinder, nova, {}, 'v-1',
+                                           'b-1')['restoring'] is True
+    assert cinder.calls == [('restore', 'b-1', 'v-1')]
+
+
+class PrimaryHeat:
+    def __init__(self, resources):
+        self._resources = resources
+        self.marked = []
+        self.updated = []
+
+    def resources(self, stack_id):
+        return self._resources
+
+    def mark_unhealthy(self, stack_id, name, reason):
+        self.marked.append(name)
+
+    def update_stack(self, stack_id, **kwargs):
+        self.updated.append((stack_id, kwargs))
+
+
+def test_refresh_recreates_servers_and_restored_attachments_only():
+    resources = [
+        {'resource_name': 'vnf', 'resource_type': 'OS::Nova::Server',
+         'physical_resource_id': 's-1'},
+        {'resource_name': 'data_attachment',
+         'resource_type': 'OS::Cinder::VolumeAttachment',
+         'physical_resource_id': 'v-1'},
+        {'resource_name': 'logs_attachment',
+         'resource_type': 'OS::Cinder::VolumeAttachment',
+         'physical_resource_id': 'v-2'},
+        {'resource_name': 'net', 'resource_type': 'OS::Neutron::Net',
+         'physical_resource_id': 'n-1'},
+        {'resource_name': 'other', 'resource_type': 'OS::Nova::Server',
+         'physical_resource_id': 's-9'},
+    ]
+    api = PrimaryHeat(resources)
+    network = test_failover.FakeNetwork([])
+    definition = test_groups._definition(
+        members=['vnf', 'data_attachment', 'logs_attachment', 'net'])
+    result = failback.refresh_primary(api, network, definition,
+                                      {'ports_down': ['p-1']}, {'v-1'})
+    assert result['replaced'] == ['data_attachment', 'vnf']
+    assert network.calls == [('port', 'p-1', True)]
+    assert api.updated == [('s-1', {})]
+
+
+def test_demote_returns_the_stack_to_standby_without_promoted_data():
+    api = test_failover.FakeHeat({
+        'id': 's-1', 'stack_status': 'UPDATE_COMPLETE',
+        'tags': ['rescuer', heat.FAILED_OVER_TAG]})
+    capture = test_render._capture('multi')
+    result = failback.demote(api, test_groups._definition(
+        mode='cold-standby'), capture)
+    assert result['action'] == 'UPDATE'
+    [(stack_id, parameters, tags)] = api.updates
+    assert parameters == {'standby_level': 'cold', 'promoted_db_data': '',
+                          'promoted_logs': ''}
+    assert tags == ['rescuer']
+    # Demoted already: nothing to do.
+    again = test_failover.FakeHeat({'id': 's-1', 'tags': ['rescuer'],
+                                    'stack_status': 'UPDATE_COMPLETE'})
+    assert failback.demote(again, test_groups._definition(),
+                           capture)['action'] == 'unchanged'
