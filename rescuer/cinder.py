@@ -39,6 +39,48 @@ class CinderAPI(rest.ServiceAPI):
         except exceptions.NotFound:
             pass
 
+    # ------------------------------------------------------------- groups
+
+    def find_group(self, name):
+        groups = self._v3('GET', '/groups/detail?name=%s' % name)['groups']
+        return groups[0] if groups else None
+
+    def create_group(self, name, group_type, volume_types):
+        return self._v3('POST', '/groups', {'group': {
+            'name': name, 'group_type': group_type,
+            'volume_types': volume_types}})['group']['id']
+
+    def group_volume_ids(self, group_id):
+        return {v['id'] for v in self._v3(
+            'GET', '/volumes/detail?group_id=%s' % group_id)['volumes']}
+
+    def add_to_group(self, group_id, volume_ids):
+        self._v3('PUT', '/groups/%s' % group_id, {'group': {
+            'add_volumes': ','.join(sorted(volume_ids))}})
+
+    def remove_from_group(self, group_id, volume_ids):
+        self._v3('PUT', '/groups/%s' % group_id, {'group': {
+            'remove_volumes': ','.join(sorted(volume_ids))}})
+
+    def delete_group(self, group_id):
+        """Delete an empty group, keeping its (former) volumes."""
+        self._v3('POST', '/groups/%s/action' % group_id,
+                 {'delete': {'delete-volumes': False}})
+
+    def group_snapshots(self, group_id):
+        return self._v3('GET', '/group_snapshots/detail?group_id=%s'
+                        % group_id)['group_snapshots']
+
+    def create_group_snapshot(self, group_id, name):
+        return self._v3('POST', '/group_snapshots', {'group_snapshot': {
+            'group_id': group_id, 'name': name}})['group_snapshot']['id']
+
+    def delete_group_snapshot(self, snapshot_id):
+        try:
+            self._v3('DELETE', '/group_snapshots/%s' % snapshot_id)
+        except exceptions.NotFound:
+            pass
+
     # ------------------------------------------------------------ backups
 
     def find_backup(self, name):

@@ -55,7 +55,8 @@ def build(kind, run_id, site, plan, executions, fences=None,
     """
     fences = fences or {}
     resources = resources or {}
-    start = plan['started_at']
+    # Mistral records whole seconds: count from the run's whole second.
+    start = _time(plan['started_at']).replace(microsecond=0).isoformat()
     by_group = {}
     for execution in executions:
         if execution['workflow_name'].endswith(GROUP_WORKFLOW_SUFFIX):
@@ -93,7 +94,7 @@ def build(kind, run_id, site, plan, executions, fences=None,
             if g['achieved_rto'] is not None]
     return {
         'schema_version': SCHEMA_VERSION, 'kind': kind, 'run_id': run_id,
-        'site': site, 'started_at': start,
+        'site': site, 'started_at': plan['started_at'],
         'finished_at': _time(finished).isoformat(),
         'seconds': _seconds(start, finished), 'state': state,
         'achieved_rto': max(rtos) if rtos and len(rtos) == len(groups)
@@ -125,6 +126,7 @@ def _group(name, planned, execution, start, fence, resources, warnings,
                         % (name, fence.get('reason') or 'no answer'))
     if execution is None:
         return group
+    # Whole seconds: steps of the same second sort by their end.
     group['steps'] = sorted((_step(t, start) for t in execution['tasks']),
                             key=lambda s: (s['start'], s['end']))
     group['start'] = _seconds(start, execution['created_at'])

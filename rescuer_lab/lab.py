@@ -449,6 +449,7 @@ def write_client_files(secrets):
             # Where replicas of other sites' volumes are, for Cinder's
             # manage-existing at failover (the lab backend's layout).
             'storage': {'manage_host': '%s@lab#lab' % site.name,
+                        'group_type': 'lab-group',
                         'replica_ref': {'source-name': 'from-{primary_site}'
                                         '/volume-{volume_id}'}},
         }

@@ -126,6 +126,5 @@ def test_bad_protection_settings_are_refused(template):
                                  'sync_interval: 400'), name='slow.yaml')
     assert ('resources.group.properties.sync_interval: : a sync every '
             '400 s cannot meet an RPO of 300 s') in _dry_run(slow)
-    tier = template(text.replace('tier: 1', 'tier: 11'), name='tier.yaml')
     assert ('resources.group.properties.tier: : 11 is out of range '
-            '(min: 1, max: 10)') in _dry_run(tier)
+            '(min: 1, max: 10)') in _dry_run(TEMPLATE, 'tier=11')

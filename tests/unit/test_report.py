@@ -108,3 +108,27 @@ def test_table_shows_steps_targets_and_failures():
     assert '| promote ' in text
     assert 'FAILED: group vital, step promote: boom' in text
     assert 'RTO' in text and 'target' in text
+
+
+def test_timeline_picture_renders_lanes_bars_and_rto_lines():
+    from xml.etree import ElementTree
+
+    from rescuer import timeline
+    plan = _plan(vital=_group_planned(1, rto=50), other=_group_planned(2))
+    executions = [_root(), _execution('vital', 'SUCCESS', '00:01', '00:40', [
+        _task('fence', '00:01', '00:02'),
+        _task('activate', '00:05', '00:30')]),
+        _execution('other', 'ERROR', '00:41', '01:30', [
+            _task('promote', '00:41', '01:30', 'ERROR', 'boom')])]
+    picture = timeline.svg(report.build('failover', 'run-1', 'site-b', plan,
+                                        executions))
+    root = ElementTree.fromstring(picture)
+    ns = '{http://www.w3.org/2000/svg}'
+    texts = [t.text for t in root.iter(ns + 'text')]
+    assert 'tier 1  vital' in texts and 'tier 2  other' in texts
+    assert 'RTO 50 s' in texts
+    bars = [r for r in root.iter(ns + 'rect') if r.find(ns + 'title')
+            is not None]
+    # A bar per group and per step; the failed step is red.
+    assert len(bars) == 5
+    assert any(b.get('fill') == '#c62828' for b in bars)

@@ -1,0 +1,179 @@
+"""The main job: a full DR exercise on the two-site lab, as an operator
+runs it, with the `openstack` CLI and the DR site's Mistral.
+
+1. deploy two protected VNFs at site-a (tier 1 and tier 2, each a server
+   with a port on its service network and a storage-replicated data
+   volume), protected to site-b in hot standby;
+2. let a scheduled sync run; write data and replicate it;
+3. a non-disruptive drill at site-b;
+4. disaster: `rescuer-lab fail site-a`; fail over; check the VNFs at
+   site-b (servers ACTIVE, data of the replication point);
+5. `rescuer-lab recover site-a`; fail back; check the VNFs at site-a
+   (fresh servers ACTIVE, data written at site-b) and site-b in standby;
+6. print the reports, and where their JSON and timeline pictures are.
+
+Exits 0 only if every step succeeded and every check held.  Run with the
+checkout's virtualenv, once the lab is up: ``tools/run-drill.sh``.
+"""
+
+import json
+import pathlib
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rescuer import report  # noqa: E402
+from rescuer import timeline  # noqa: E402
+from tests.functional import base  # noqa: E402
+
+TEMPLATE = str(REPO / 'examples' / 'protected-vnf.yaml')
+VNFS = (('vnf-core', 1, '10.41.0.0/24'), ('vnf-edge', 2, '10.42.0.0/24'))
+RPO = 60
+
+
+def say(message):
+    print('[drill %s] %s' % (time.strftime('%H:%M:%S'), message),
+          flush=True)
+
+
+def check(condition, message):
+    if not condition:
+        raise SystemExit('DRILL FAILED: %s' % message)
+    say('ok: %s' % message)
+
+
+def run(workflow, groups, out_dir, timeout=900):
+    say('%s %s ...' % (workflow, ', '.join(groups)))
+    execution_id = base.start_execution(workflow, {'groups': groups})
+    started = time.monotonic()
+    sess, endpoint = base.api('site-b', 'workflowv2')
+    while True:
+        execution = sess.get('/executions/%s' % execution_id,
+                             endpoint_filter=endpoint).json()
+        if execution['state'] not in ('IDLE', 'RUNNING', 'PAUSED'):
+            break
+        if time.monotonic() - started > timeout:
+            raise SystemExit('DRILL FAILED: %s did not finish in %d s'
+                             % (workflow, timeout))
+        tasks = sess.get('/tasks?workflow_execution_id=%s' % execution_id,
+                         endpoint_filter=endpoint).json()['tasks']
+        print('  ... %3.0f s  %s' % (
+            time.monotonic() - started,
+            ', '.join('%s %s' % (t['name'], t['state']) for t in tasks)),
+            flush=True)
+        time.sleep(5)
+    output = json.loads(execution.get('output') or '{}')
+    document = output.get('report')
+    if document:
+        print(report.table(document))
+        kind = document['kind']
+        (out_dir / ('%s.json' % kind)).write_text(
+            json.dumps(document, indent=2, sort_keys=True))
+        (out_dir / ('%s.svg' % kind)).write_text(timeline.svg(document))
+    check(execution['state'] == 'SUCCESS', '%s succeeded (%s)' % (
+        workflow, execution.get('state_info') or 'no error'))
+    return execution_id, document
+
+
+def deploy():
+    stacks = {}
+    for name, tier, cidr in VNFS:
+        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+                 check=False)
+        say('deploying %s (tier %d) at site-a, protected to site-b'
+            % (name, tier))
+        base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
+                      '--parameter', 'tier=%d' % tier, '--parameter',
+                      'cidr=%s' % cidr, '--parameter', 'rpo=%d' % RPO, name)
+        out = base.stack_outputs('site-a', name)
+        resources = {r['resource_name']: r['physical_resource_id'] for r in
+                     base.cli_json('site-a', 'stack', 'resource', 'list',
+                                   name)}
+        check(out['protection_status'] == 'protected',
+              '%s protected, recovery stack %s at site-b'
+              % (name, out['recovery_stack_id']))
+        stacks[name] = {'out': out, 'resources': resources}
+    return stacks
+
+
+def servers_of(cloud, stack):
+    return {r['resource_name']: r['physical_resource_id'] for r in
+            base.cli_json(cloud, 'stack', 'resource', 'list', stack)
+            if r['resource_type'] == 'OS::Nova::Server'}
+
+
+def main():
+    out_dir = pathlib.Path(base.lab_env()['RESCUER_LAB_DIR']) / 'reports'
+    out_dir.mkdir(exist_ok=True)
+    stacks = deploy()
+    groups = [stacks[name]['out']['group_name'] for name, _, _ in VNFS]
+
+    first = {n: s['out']['last_sync_time'] for n, s in stacks.items()}
+    say('waiting for a scheduled sync (every %d s)' % (RPO // 2))
+    base.wait_for(lambda: all(
+        base.stack_outputs('site-a', n)['last_sync_time'] > first[n]
+        for n in stacks), timeout=3 * RPO, interval=5,
+        what='a scheduled sync of every group')
+    check(True, 'every group synced on schedule')
+
+    for name, s in stacks.items():
+        data = s['resources']['data']
+        base.write_tag('site-a', data, 'before-disaster')
+        base.rescuer_lab('replicate', 'site-a', data)
+        base.write_tag('site-a', data, 'lost-in-disaster')
+    say('data written at site-a and replicated to site-b')
+
+    run('rescuer_dr.drill_v1', groups, out_dir)
+    check(all(base.cli('site-b', 'stack', 'show', 'rescuer-drill-%s' % g,
+                       check=False).returncode != 0 for g in groups),
+          'the drill left no stack behind')
+
+    say('DISASTER: rescuer-lab fail site-a')
+    base.rescuer_lab('fail', 'site-a')
+    _, failover_report = run('rescuer_dr.failover_v1', groups, out_dir)
+    tiers = [t['groups'] for t in failover_report['tiers']]
+    check(tiers == [[groups[0]], [groups[1]]] and
+          failover_report['tiers'][0]['end'] <=
+          failover_report['tiers'][1]['start'],
+          'tier 1 recovered before tier 2 started')
+    for name, s in stacks.items():
+        recovery = s['out']['recovery_stack_id']
+        vnf = servers_of('site-b', recovery)['vnf']
+        check(base.cli_json('site-b', 'server', 'show', vnf)['status'] ==
+              'ACTIVE', '%s serves at site-b (server %s ACTIVE)'
+              % (name, vnf))
+        [promoted] = base.cli_json('site-b', 'volume', 'list', '--name',
+                                   'rescuer-%s' % s['resources']['data'])
+        check(base.tags('site-b', promoted['ID']) == ['before-disaster'],
+              '%s data at site-b is that of the replication point' % name)
+        base.write_tag('site-b', promoted['ID'], 'written-at-site-b')
+
+    say('site-a is back: rescuer-lab recover site-a')
+    base.rescuer_lab('recover', 'site-a')
+    run('rescuer_dr.failback_v1', groups, out_dir)
+    for name, s in stacks.items():
+        vnf = servers_of('site-a', name)['vnf']
+        check(vnf != s['resources']['vnf'] and base.cli_json(
+            'site-a', 'server', 'show', vnf)['status'] == 'ACTIVE',
+            '%s recreated fresh at site-a (server %s ACTIVE)' % (name, vnf))
+        check(base.tags('site-a', s['resources']['data']) ==
+              ['before-disaster', 'written-at-site-b'],
+              '%s data at site-a includes what was written at site-b'
+              % name)
+        recovery = base.cli_json('site-b', 'stack', 'show',
+                                 s['out']['recovery_stack_id'])
+        check(recovery['parameters']['standby_level'] == 'hot' and
+              'rescuer-failed-over' not in recovery['tags'],
+              '%s back in hot standby at site-b' % name)
+    print()
+    print('Reports (JSON and timeline pictures):')
+    for kind in ('drill', 'failover', 'failback'):
+        print('  %s  %s' % (out_dir / ('%s.json' % kind),
+                            out_dir / ('%s.svg' % kind)))
+    print('DRILL PASSED')
+
+
+if __name__ == '__main__':
+    main()
