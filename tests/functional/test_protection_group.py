@@ -128,3 +128,48 @@ def test_bad_protection_settings_are_refused(template):
             '400 s cannot meet an RPO of 300 s') in _dry_run(slow)
     assert ('resources.group.properties.tier: : 11 is out of range '
             '(min: 1, max: 10)') in _dry_run(TEMPLATE, 'tier=11')
+
+
+def _volume_groups(name):
+    return base.volume_call('site-a', 'GET', '/groups/detail?name=%s'
+                            % name)['groups']
+
+
+def test_volume_group_snapshot_hook_snapshots_the_members_at_each_sync():
+    name = base.unique('gsnap')
+    base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
+                  '--parameter', 'group_snapshot=true', '--parameter',
+                  'rpo=600', name)
+    try:
+        out = base.stack_outputs('site-a', name)
+        group = out['group_name']
+        data = out['members']['data']
+        [volume_group] = _volume_groups('rescuer-%s' % group)
+        members = base.volume_call('site-a', 'GET', '/volumes/detail?'
+                                   'group_id=%s' % volume_group['id'])
+        assert [v['id'] for v in members['volumes']] == [data]
+
+        def snapshots():
+            return base.volume_call(
+                'site-a', 'GET', '/group_snapshots/detail?group_id=%s'
+                % volume_group['id'])['group_snapshots']
+        # The first sync (at registration) took one.
+        assert [s['status'] for s in snapshots()][:1] == ['available']
+        assert all(s['name'].startswith('rescuer-%s-' % group)
+                   for s in snapshots())
+
+        # Every sync takes its own, named after the sync's execution.
+        sync_id = base.start_execution('rescuer_dr.sync_v1',
+                                       {'group': group})
+        sync = base.wait_execution(sync_id, timeout=300)
+        assert sync['state'] == 'SUCCESS', sync.get('state_info')
+        taken = {s['name']: s['status'] for s in snapshots()}
+        assert taken['rescuer-%s-%s' % (group, sync_id)] == 'available'
+        assert len(taken) <= 3  # the last three are kept
+    finally:
+        # Unregistering removes the hook's group and snapshots, so that
+        # Heat can delete the volume.
+        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name)
+    assert base.cli('site-a', 'stack', 'show', name,
+                    check=False).returncode != 0
+    assert _volume_groups('rescuer-%s' % group) == []
