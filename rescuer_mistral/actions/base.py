@@ -66,3 +66,35 @@ class RescuerAction(actions.Action):
 
     def execute(self, context):
         raise NotImplementedError
+
+
+class GroupAction(RescuerAction):
+    """A step on one protection group registered at this DR site: its
+    definition, its latest good capture, and the APIs at its two sites."""
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def definition(self):
+        if getattr(self, '_definition', None) is None:
+            self._definition = self.store().definition(self.group)
+        return self._definition
+
+    def capture(self):
+        return self.store().latest(self.group)[0]
+
+    def api(self, context, which, api_class):
+        """``api_class`` at the group's ``primary`` or ``recovery`` site,
+        reached as :meth:`session_for` says (the caller's token at the
+        caller's own site)."""
+        site, session, _ = self.session_for(
+            context, self.definition()['%s_site' % which])
+        return api_class(session, site)
+
+    def at(self, which, api_class):
+        """``api_class`` at the group's ``primary`` or ``recovery`` site,
+        with Rescuer's own credential there (admin-only steps)."""
+        site, session = self.rescuer_session_for(
+            self.definition()['%s_site' % which])
+        return api_class(session, site)

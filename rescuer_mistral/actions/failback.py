@@ -9,27 +9,7 @@ from rescuer import failback
 from rescuer import failover
 from rescuer import heat
 from rescuer_mistral.actions import base
-
-
-class _GroupAction(base.RescuerAction):
-    """A step on one group: its definition, latest capture, and sessions
-    with Rescuer's credential at its two sites."""
-
-    def __init__(self, group):
-        super().__init__()
-        self.group = group
-
-    def definition(self):
-        return self.store().definition(self.group)
-
-    def capture(self):
-        return self.store().latest(self.group)[0]
-
-    def at(self, which, api_class):
-        """``api_class`` at the group's primary or recovery site."""
-        site, session = self.rescuer_session_for(
-            self.definition()['%s_site' % which])
-        return api_class(session, site)
+from rescuer_mistral.actions import failover as failover_actions
 
 
 class PlanFailbackAction(base.RescuerAction):
@@ -72,7 +52,7 @@ class PlanFailbackAction(base.RescuerAction):
                 'tiers': tiers, 'groups': planned}
 
 
-class DrainAction(_GroupAction):
+class DrainAction(base.GroupAction):
     """Stop the group's servers at the DR site (drain).
 
     :returns: ``{site, servers}``.
@@ -106,7 +86,7 @@ class ServersStateAction(base.RescuerAction):
                                       self.server_ids, self.want)
 
 
-class PromotedVolumesAction(_GroupAction):
+class PromotedVolumesAction(base.GroupAction):
     """The group's promoted volumes at the DR site.
 
     :returns: ``[{volume_id, dr_volume_id}]``.
@@ -118,7 +98,7 @@ class PromotedVolumesAction(_GroupAction):
                                          self.capture())
 
 
-class BackupPromotedAction(_GroupAction):
+class BackupPromotedAction(base.GroupAction):
     """Back a promoted volume up at the DR site.
 
     :param promoted: one item of ``rescuer.promoted_volumes``.
@@ -135,28 +115,20 @@ class BackupPromotedAction(_GroupAction):
                     backup_id=failback.backup_promoted(api, self.promoted))
 
 
-class BackupStatusAction(base.RescuerAction):
+class BackupStatusAction(failover_actions.VolumeStatusAction):
     """COMPLETE once every backup is available (IN_PROGRESS before).
 
     :param site: the backups' site.
     :param backup_ids: the backups.
     """
 
+    state_of = 'backup_state'
+
     def __init__(self, site, backup_ids):
-        super().__init__()
-        self.site = site
-        self.backup_ids = backup_ids
-
-    def execute(self, context):
-        if not self.backup_ids:
-            return 'COMPLETE'
-        site, session = self.rescuer_session_for(self.site)
-        api = cinder.CinderAPI(session, site)
-        states = {api.backup_state(b) for b in self.backup_ids}
-        return 'IN_PROGRESS' if 'IN_PROGRESS' in states else 'COMPLETE'
+        super().__init__(site, backup_ids)
 
 
-class TransferBackupAction(_GroupAction):
+class TransferBackupAction(base.GroupAction):
     """Export a backup's record at the DR site and import it at the
     group's primary.
 
@@ -175,7 +147,7 @@ class TransferBackupAction(_GroupAction):
                                 target, self.backup_id)}
 
 
-class RestorePrimaryVolumesAction(_GroupAction):
+class RestorePrimaryVolumesAction(base.GroupAction):
     """Detach the primary volumes from their servers and restore the
     backups onto them; retried until ``restoring`` (a detach takes a
     moment).
@@ -200,7 +172,7 @@ class RestorePrimaryVolumesAction(_GroupAction):
                 'volume_ids': [item['volume_id'] for item in self.backups]}
 
 
-class RetirePrimaryServersAction(_GroupAction):
+class RetirePrimaryServersAction(base.GroupAction):
     """Delete the group's fenced servers at the primary, for Heat to
     recreate them fresh.
 
@@ -215,7 +187,7 @@ class RetirePrimaryServersAction(_GroupAction):
                                        self.definition())}
 
 
-class RefreshPrimaryAction(_GroupAction):
+class RefreshPrimaryAction(base.GroupAction):
     """Lift the fence at the primary and have Heat recreate the group's
     servers and the restored volumes' attachments fresh.
 
@@ -236,7 +208,7 @@ class RefreshPrimaryAction(_GroupAction):
         return result
 
 
-class PrimaryHealthAction(_GroupAction):
+class PrimaryHealthAction(base.GroupAction):
     """Health of the group's members at the primary (retried while
     ``healthy`` is false)."""
 
@@ -247,7 +219,7 @@ class PrimaryHealthAction(_GroupAction):
                                        self.definition())
 
 
-class DemoteAction(_GroupAction):
+class DemoteAction(base.GroupAction):
     """The DR site's recovery stack back to the group's standby level.
 
     :returns: ``{stack_id, action, site}``.
@@ -260,7 +232,7 @@ class DemoteAction(_GroupAction):
         return result
 
 
-class FinishFailbackAction(_GroupAction):
+class FinishFailbackAction(base.GroupAction):
     """Delete what failover and failback made (promoted volumes,
     failback backups) and lift the group's fence record: its scheduled
     sync protects it from the primary again.

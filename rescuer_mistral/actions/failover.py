@@ -65,7 +65,7 @@ class PlanFailoverAction(base.RescuerAction):
                 'groups': planned}
 
 
-class FencePrimaryAction(base.RescuerAction):
+class FencePrimaryAction(base.GroupAction):
     """Fence a group's primary: record the fence here first, then stop
     the group's servers and take its ports down at the primary if it
     answers.  A primary that does not answer is expected (a disaster):
@@ -79,27 +79,24 @@ class FencePrimaryAction(base.RescuerAction):
     """
 
     def __init__(self, group, run_id=None):
-        super().__init__()
-        self.group = group
+        super().__init__(group)
         self.run_id = run_id
 
     def execute(self, context):
         store = self.store()
-        definition = store.definition(self.group)
         record = store.fence(self.group) or {
             'group': self.group, 'fenced_at': failover.now(),
-            'run_id': self.run_id, 'primary_site': definition['primary_site'],
+            'run_id': self.run_id,
+            'primary_site': self.definition()['primary_site'],
             'enforced': False, 'reason': None}
         store.save_fence(record)
         if record['enforced']:
             return record
-        capture, _ = store.latest(self.group)
         try:
-            site, session, _ = self.session_for(context,
-                                                definition['primary_site'])
             record.update(failover.fence_primary(
-                compute.ComputeAPI(session, site),
-                compute.NetworkAPI(session, site), capture))
+                self.api(context, 'primary', compute.ComputeAPI),
+                self.api(context, 'primary', compute.NetworkAPI),
+                self.capture()))
             record.update(enforced=True, reason=None,
                           enforced_at=failover.now())
         except exceptions.SiteUnreachable as exc:
@@ -108,23 +105,18 @@ class FencePrimaryAction(base.RescuerAction):
         return record
 
 
-class ReplicatedVolumesAction(base.RescuerAction):
+class ReplicatedVolumesAction(base.GroupAction):
     """The group's volumes whose data is promoted at failover.
 
     :param group: the group name.
     :returns: ``[{volume_id, method, size, volume_type, bootable}]``.
     """
 
-    def __init__(self, group):
-        super().__init__()
-        self.group = group
-
     def execute(self, context):
-        capture, _ = self.store().latest(self.group)
-        return failover.replicated_volumes(capture)
+        return failover.replicated_volumes(self.capture())
 
 
-class PromoteVolumeAction(base.RescuerAction):
+class PromoteVolumeAction(base.GroupAction):
     """Bring one replicated volume's data up at this DR site, with
     Rescuer's own credential there (Cinder's manage-existing is an admin
     API).
@@ -135,17 +127,14 @@ class PromoteVolumeAction(base.RescuerAction):
     """
 
     def __init__(self, group, volume):
-        super().__init__()
-        self.group = group
+        super().__init__(group)
         self.volume = volume
 
     def execute(self, context):
-        definition = self.store().definition(self.group)
-        site, session = self.rescuer_session_for(definition['recovery_site'])
-        result = failover.promote_volume(cinder.CinderAPI(session, site),
-                                         definition, self.volume)
-        result['site'] = site.name
-        return result
+        api = self.at('recovery', cinder.CinderAPI)
+        return dict(failover.promote_volume(api, self.definition(),
+                                            self.volume),
+                    site=api.site.name)
 
 
 class VolumeStatusAction(base.RescuerAction):
@@ -156,21 +145,23 @@ class VolumeStatusAction(base.RescuerAction):
     :param volume_ids: the volumes.
     """
 
+    state_of = 'volume_state'
+
     def __init__(self, site, volume_ids):
         super().__init__()
         self.site = site
-        self.volume_ids = volume_ids
+        self.ids = volume_ids
 
     def execute(self, context):
-        if not self.volume_ids:
+        if not self.ids:
             return 'COMPLETE'
         site, session = self.rescuer_session_for(self.site)
-        api = cinder.CinderAPI(session, site)
-        states = {api.volume_state(v) for v in self.volume_ids}
+        state = getattr(cinder.CinderAPI(session, site), self.state_of)
+        states = {state(one) for one in self.ids}
         return 'IN_PROGRESS' if 'IN_PROGRESS' in states else 'COMPLETE'
 
 
-class ActivateAction(base.RescuerAction):
+class ActivateAction(base.GroupAction):
     """Bring the group's recovery stack to ``active`` on the promoted
     data, tagged as serving the failed-over group.
 
@@ -180,24 +171,18 @@ class ActivateAction(base.RescuerAction):
     """
 
     def __init__(self, group, promoted=None):
-        super().__init__()
-        self.group = group
+        super().__init__(group)
         self.promoted = promoted or []
 
     def execute(self, context):
-        store = self.store()
-        definition = store.definition(self.group)
-        capture, _ = store.latest(self.group)
-        site, session, _ = self.session_for(context,
-                                            definition['recovery_site'])
-        result = failover.activate(
-            heat.HeatAPI(session, site), definition, capture,
-            {p['volume_id']: p['dr_volume_id'] for p in self.promoted})
-        result['site'] = site.name
-        return result
+        api = self.api(context, 'recovery', heat.HeatAPI)
+        return dict(failover.activate(
+            api, self.definition(), self.capture(),
+            {p['volume_id']: p['dr_volume_id'] for p in self.promoted}),
+            site=api.site.name)
 
 
-class RecoveryHealthAction(base.RescuerAction):
+class RecoveryHealthAction(base.GroupAction):
     """Health of a group's recovery stack: every resource complete and
     every server ACTIVE.  Workflows retry while ``healthy`` is false.
 
@@ -205,21 +190,18 @@ class RecoveryHealthAction(base.RescuerAction):
     :returns: ``{stack_id, servers: {name: status}, incomplete, healthy}``.
     """
 
-    def __init__(self, group):
-        super().__init__()
-        self.group = group
+    find = staticmethod(sync.find_stack)
+    what = 'recovery stack'
 
     def execute(self, context):
-        definition = self.store().definition(self.group)
-        site, session, _ = self.session_for(context,
-                                            definition['recovery_site'])
-        api = heat.HeatAPI(session, site)
-        stack = sync.find_stack(api, self.group)
+        api = self.api(context, 'recovery', heat.HeatAPI)
+        stack = self.find(api, self.group)
         if stack is None:
-            raise exceptions.NotFound('group %s has no recovery stack at '
-                                      'site %s' % (self.group, site.name))
-        return failover.health(api, compute.ComputeAPI(session, site),
-                               stack['id'])
+            raise exceptions.NotFound('group %s has no %s at site %s' % (
+                self.group, self.what, api.site.name))
+        return failover.health(
+            api, self.api(context, 'recovery', compute.ComputeAPI),
+            stack['id'])
 
 
 class RunReportAction(base.RescuerAction):
@@ -257,62 +239,35 @@ class RunReportAction(base.RescuerAction):
         return document
 
 
-class StartDrillAction(base.RescuerAction):
+class StartDrillAction(base.GroupAction):
     """Create the group's isolated drill stack at this DR site.
 
     :param group: the group name.
     :returns: ``{stack_id, action, site}``.
     """
 
-    def __init__(self, group):
-        super().__init__()
-        self.group = group
-
     def execute(self, context):
-        store = self.store()
-        definition = store.definition(self.group)
-        capture, _ = store.latest(self.group)
-        site, session, _ = self.session_for(context,
-                                            definition['recovery_site'])
-        return drill.start(heat.HeatAPI(session, site), definition, capture)
+        return drill.start(self.api(context, 'recovery', heat.HeatAPI),
+                           self.definition(), self.capture())
 
 
-class DrillHealthAction(base.RescuerAction):
+class DrillHealthAction(RecoveryHealthAction):
     """Health of the group's drill stack (retried while not healthy).
 
     :param group: the group name.
     """
 
-    def __init__(self, group):
-        super().__init__()
-        self.group = group
-
-    def execute(self, context):
-        definition = self.store().definition(self.group)
-        site, session, _ = self.session_for(context,
-                                            definition['recovery_site'])
-        api = heat.HeatAPI(session, site)
-        stack = drill.find_drill(api, self.group)
-        if stack is None:
-            raise exceptions.NotFound('group %s has no drill stack at site '
-                                      '%s' % (self.group, site.name))
-        return failover.health(api, compute.ComputeAPI(session, site),
-                               stack['id'])
+    find = staticmethod(drill.find_drill)
+    what = 'drill stack'
 
 
-class FinishDrillAction(base.RescuerAction):
+class FinishDrillAction(base.GroupAction):
     """Delete the group's drill stack (whatever state it is in).
 
     :param group: the group name.
     :returns: ``{stack_id, deleting, site}``.
     """
 
-    def __init__(self, group):
-        super().__init__()
-        self.group = group
-
     def execute(self, context):
-        definition = self.store().definition(self.group)
-        site, session, _ = self.session_for(context,
-                                            definition['recovery_site'])
-        return drill.finish(heat.HeatAPI(session, site), self.group)
+        return drill.finish(self.api(context, 'recovery', heat.HeatAPI),
+                            self.group)

@@ -30,7 +30,7 @@ class RegisterGroupAction(base.RescuerAction):
                 'stored_as': str(path)}
 
 
-class GetGroupAction(base.RescuerAction):
+class GetGroupAction(base.GroupAction):
     """The registered definition of a group, with its last sync record.
 
     :param group: the group name.
@@ -38,20 +38,16 @@ class GetGroupAction(base.RescuerAction):
         (null unless the group is failed over) and ``standby_level``.
     """
 
-    def __init__(self, group):
-        super().__init__()
-        self.group = group
-
     def execute(self, context):
         store = self.store()
-        definition = dict(store.definition(self.group))
+        definition = dict(self.definition())
         definition['last_sync'] = store.last_sync(self.group)
         definition['fence'] = store.fence(self.group)
         definition['standby_level'] = groups.standby_level(definition)
         return definition
 
 
-class ApplyStandbyAction(base.RescuerAction):
+class ApplyStandbyAction(base.GroupAction):
     """Render the group's latest good capture and create or update its
     recovery stack at the recovery site, at the group's standby level.
 
@@ -60,20 +56,11 @@ class ApplyStandbyAction(base.RescuerAction):
         UPDATE or skipped (with a reason).
     """
 
-    def __init__(self, group):
-        super().__init__()
-        self.group = group
-
     def execute(self, context):
-        store = self.store()
-        definition = store.definition(self.group)
-        capture, _ = store.latest(self.group)
-        site, session, _ = self.session_for(context,
-                                            definition['recovery_site'])
-        result = sync.apply_standby(heat.HeatAPI(session, site), definition,
-                                    capture)
-        result.update(capture_id=capture['capture_id'], site=site.name)
-        return result
+        capture = self.capture()
+        api = self.api(context, 'recovery', heat.HeatAPI)
+        return dict(sync.apply_standby(api, self.definition(), capture),
+                    capture_id=capture['capture_id'], site=api.site.name)
 
 
 class StackStatusAction(base.RescuerAction):
@@ -101,7 +88,7 @@ class StackStatusAction(base.RescuerAction):
             self.stack, action=self.action, gone_is_done=self.gone_is_done)
 
 
-class RecordSyncAction(base.RescuerAction):
+class RecordSyncAction(base.GroupAction):
     """Record a completed sync: capture, recovery stack, achieved RPO.
 
     :param group: the group name.
@@ -111,21 +98,19 @@ class RecordSyncAction(base.RescuerAction):
     """
 
     def __init__(self, group, stack_id):
-        super().__init__()
-        self.group = group
+        super().__init__(group)
         self.stack_id = stack_id
 
     def execute(self, context):
         store = self.store()
-        definition = store.definition(self.group)
-        capture, _ = store.latest(self.group)
-        record = groups.sync_record(definition, capture, self.stack_id,
+        record = groups.sync_record(self.definition(), self.capture(),
+                                    self.stack_id,
                                     previous=store.last_sync(self.group))
         store.save_sync(record)
         return record
 
 
-class UnregisterGroupAction(base.RescuerAction):
+class UnregisterGroupAction(base.GroupAction):
     """Forget a group at this DR site: its recovery stack is deleted and
     its definition and captures removed - unless the group is failed over,
     in which case everything stays (the stack serves it).
@@ -134,21 +119,13 @@ class UnregisterGroupAction(base.RescuerAction):
     :returns: ``{group, stack_id, deleting, failed_over, site}``.
     """
 
-    def __init__(self, group):
-        super().__init__()
-        self.group = group
-
     def execute(self, context):
-        store = self.store()
         try:
-            definition = store.definition(self.group)
+            api = self.api(context, 'recovery', heat.HeatAPI)
         except exceptions.NotFound:
             return {'group': self.group, 'stack_id': None,
                     'deleting': False, 'failed_over': False, 'site': None}
-        site, session, _ = self.session_for(context,
-                                            definition['recovery_site'])
-        result = sync.remove_standby(heat.HeatAPI(session, site), self.group)
+        result = sync.remove_standby(api, self.group)
         if not result['failed_over']:
-            store.remove_group(self.group)
-        result.update(group=self.group, site=site.name)
-        return result
+            self.store().remove_group(self.group)
+        return dict(result, group=self.group, site=api.site.name)
