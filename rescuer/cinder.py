@@ -112,6 +112,11 @@ class CinderAPI(rest.ServiceAPI):
         return self._v3('POST', '/backups/%s/restore' % backup_id,
                         {'restore': {'volume_id': volume_id}})['restore']
 
+    def restore_backup_as(self, backup_id, name):
+        """Restore into a new volume called ``name``; returns its id."""
+        return self._v3('POST', '/backups/%s/restore' % backup_id,
+                        {'restore': {'name': name}})['restore']['volume_id']
+
     def delete_backup(self, backup_id):
         try:
             self._v3('DELETE', '/backups/%s' % backup_id)

@@ -31,8 +31,13 @@ ATTACHMENT_TYPES = ('OS::Cinder::VolumeAttachment',)
 SERVER_TYPES = ('OS::Nova::Server',)
 
 
-def backup_name(volume_id):
-    return 'rescuer-failback-%s' % volume_id
+# Backups Rescuer makes to move a volume's data between sites: at
+# failback (of the promoted volume) and at switchover (of the primary's).
+FAILBACK_BACKUP, SWITCHOVER_BACKUP = 'rescuer-failback-', 'rescuer-switchover-'
+
+
+def backup_name(volume_id, prefix=FAILBACK_BACKUP):
+    return prefix + volume_id
 
 
 def promoted_volumes(cinder, capture):
@@ -95,14 +100,19 @@ def retire_primary_servers(api, compute, definition):
     return sorted(ids)
 
 
-def backup_promoted(cinder, promoted):
-    """A backup of one promoted volume at the DR site; returns its id
-    (an existing one of an earlier run is reused)."""
-    name = backup_name(promoted['volume_id'])
+def backup_once(cinder, volume_id, name):
+    """A backup of ``volume_id`` called ``name``; returns its id (an
+    existing one of an earlier run is reused)."""
     existing = cinder.find_backup(name)
     if existing is not None and existing['status'] != 'error':
         return existing['id']
-    return cinder.create_backup(promoted['dr_volume_id'], name)
+    return cinder.create_backup(volume_id, name)
+
+
+def backup_promoted(cinder, promoted):
+    """A backup of one promoted volume at the DR site; returns its id."""
+    return backup_once(cinder, promoted['dr_volume_id'],
+                       backup_name(promoted['volume_id']))
 
 
 def transfer_backup(source, target, backup_id):
@@ -190,12 +200,13 @@ def demote(api, definition, capture):
 
 
 def clean_up(dr_cinder, primary_cinder, promoted):
-    """Delete the promoted volumes and the failback backups at both
-    sites."""
+    """Delete the promoted volumes, and the failback and switchover
+    backups at both sites."""
     for item in promoted:
-        name = backup_name(item['volume_id'])
-        backup = dr_cinder.find_backup(name)
-        if backup is not None:
-            primary_cinder.delete_backup(backup['id'])
-            dr_cinder.delete_backup(backup['id'])
+        for prefix in (FAILBACK_BACKUP, SWITCHOVER_BACKUP):
+            name = backup_name(item['volume_id'], prefix)
+            for cinder in (primary_cinder, dr_cinder):
+                backup = cinder.find_backup(name)
+                if backup is not None:
+                    cinder.delete_backup(backup['id'])
         dr_cinder.delete_volume(item['dr_volume_id'])

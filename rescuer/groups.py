@@ -25,6 +25,7 @@ UNREGISTER_WORKFLOW = 'rescuer_dr.unregister_v1'
 FAILOVER_WORKFLOW = 'rescuer_dr.failover_v1'
 FAILBACK_WORKFLOW = 'rescuer_dr.failback_v1'
 DRILL_WORKFLOW = 'rescuer_dr.drill_v1'
+SWITCHOVER_WORKFLOW = 'rescuer_dr.switchover_v1'
 
 
 def workflows(group):
@@ -37,6 +38,8 @@ def workflows(group):
         'failback': {'workflow': FAILBACK_WORKFLOW,
                      'input': {'groups': [group]}},
         'drill': {'workflow': DRILL_WORKFLOW, 'input': {'groups': [group]}},
+        'switchover': {'workflow': SWITCHOVER_WORKFLOW,
+                       'input': {'groups': [group]}},
     }
 
 

@@ -112,7 +112,10 @@ def _group(name, planned, execution, start, fence, resources, warnings,
              'achieved_rpo': None, 'achieved_rto': None,
              'start': None, 'end': None, 'state': 'NOT RUN', 'steps': [],
              'resources': resources or {}}
-    if planned.get('last_sync_time'):
+    if planned.get('zero_loss'):
+        # Switchover: a final sync, then the data of the quiesced group.
+        group['achieved_rpo'] = 0.0
+    elif planned.get('last_sync_time'):
         group['achieved_rpo'] = max(0.0, _seconds(planned['last_sync_time'],
                                                   start))
         if group['achieved_rpo'] > planned['rpo']:

@@ -8,6 +8,7 @@ from rescuer import exceptions
 from rescuer import failback
 from rescuer import failover
 from rescuer import heat
+from rescuer import switchover
 from rescuer_mistral.actions import base
 from rescuer_mistral.actions import failover as failover_actions
 
@@ -129,21 +130,25 @@ class BackupStatusAction(failover_actions.VolumeStatusAction):
 
 
 class TransferBackupAction(base.GroupAction):
-    """Export a backup's record at the DR site and import it at the
-    group's primary.
+    """Export a backup's record at one of the group's sites and import it
+    at the other.
 
     :param backup_id: the backup.
-    :returns: ``{backup_id, site}`` (the primary).
+    :param to: ``primary`` (failback, the default) or ``recovery``
+        (switchover).
+    :returns: ``{backup_id, site}`` (the site it was imported at).
     """
 
-    def __init__(self, group, backup_id):
+    def __init__(self, group, backup_id, to='primary'):
         super().__init__(group)
         self.backup_id = backup_id
+        self.to = to
 
     def execute(self, context):
-        target = self.at('primary', cinder.CinderAPI)
+        source = 'recovery' if self.to == 'primary' else 'primary'
+        target = self.at(self.to, cinder.CinderAPI)
         return {'site': target.site.name, 'backup_id': failback.
-                transfer_backup(self.at('recovery', cinder.CinderAPI),
+                transfer_backup(self.at(source, cinder.CinderAPI),
                                 target, self.backup_id)}
 
 
@@ -250,3 +255,34 @@ class FinishFailbackAction(base.GroupAction):
                           self.promoted)
         self.store().clear_fence(self.group)
         return {'group': self.group, 'fence': None}
+
+
+class BackUpPrimaryAction(base.GroupAction):
+    """Back the group's replicated volumes up at the primary
+    (switchover, once the primary is fenced).
+
+    :returns: ``[{volume_id, backup_id, site}]``.
+    """
+
+    def execute(self, context):
+        api = self.at('primary', cinder.CinderAPI)
+        return [dict(item, site=api.site.name) for item in
+                switchover.back_up_primary(api, self.capture())]
+
+
+class RestoreAtRecoveryAction(base.GroupAction):
+    """Restore the switchover backups into the group's promoted volumes
+    at the DR site.
+
+    :param backups: ``[{volume_id, backup_id}]`` (imported there).
+    :returns: ``[{volume_id, dr_volume_id, site}]``.
+    """
+
+    def __init__(self, group, backups):
+        super().__init__(group)
+        self.backups = backups
+
+    def execute(self, context):
+        api = self.at('recovery', cinder.CinderAPI)
+        return [dict(switchover.restore_at_dr(api, item), site=api.site.name)
+                for item in self.backups]

@@ -65,6 +65,34 @@ class PlanFailoverAction(base.RescuerAction):
                 'groups': planned}
 
 
+class PlanSwitchoverAction(PlanFailoverAction):
+    """Check a switchover before anything changes: the failover checks,
+    and every group's primary answering with the group's stack in place.
+
+    :param groups: names of the protection groups.
+    :returns: the plan, as ``rescuer.plan_failover`` returns it; the
+        groups are marked ``zero_loss``.
+    """
+
+    def execute(self, context):
+        plan = super().execute(context)
+        store = self.store()
+        problems = []
+        for name in plan['groups']:
+            definition = store.definition(name)
+            try:
+                site, session, _ = self.session_for(
+                    context, definition['primary_site'])
+                heat.HeatAPI(session, site).get_stack(definition['stack_id'])
+            except exceptions.RescuerError as exc:
+                problems.append('group %s: a switchover needs its primary: '
+                                '%s' % (name, exc))
+            plan['groups'][name]['zero_loss'] = True
+        if problems:
+            raise exceptions.InvalidGroup('; '.join(problems))
+        return plan
+
+
 class FencePrimaryAction(base.GroupAction):
     """Fence a group's primary: record the fence here first, then stop
     the group's servers and take its ports down at the primary if it

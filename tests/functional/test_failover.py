@@ -156,3 +156,41 @@ def test_failover_refuses_unknown_groups_before_changing_anything():
     assert 'group no-such-group is not registered' in error
     assert 'group nor-this is not registered' in error
     assert execution['output'].get('report') is None
+
+
+def test_switchover_moves_the_vnf_to_site_b_without_losing_data(
+        protected_vnf):
+    name, out, resources = protected_vnf
+    group, data = out['group_name'], resources['data']
+    # Written after the last replication point: a failover would lose it,
+    # a switchover must not.
+    base.write_tag('site-a', data, 'written-just-before')
+
+    execution = _run(*_workflow(out, 'switchover'))
+    assert execution['state'] == 'SUCCESS', execution.get('state_info')
+    report = execution['output']['report']
+    assert (report['kind'], report['state']) == ('switchover', 'SUCCESS')
+    [moved] = report['groups']
+    assert moved['achieved_rpo'] == 0
+    assert {'final_sync', 'fence', 'back_up', 'restore', 'activate',
+            'check_health'} <= {s['step'] for s in moved['steps']}
+
+    [promoted] = _promoted(data)
+    assert base.tags('site-b', promoted['ID']) == ['written-just-before']
+    servers = _stack_servers('site-b', out['recovery_stack_id'])
+    assert base.cli_json('site-b', 'server', 'show', servers['vnf'])[
+        'status'] == 'ACTIVE'
+    # The primary is cleanly demoted: stopped, its port down.
+    assert base.cli_json('site-a', 'server', 'show', resources['vnf'])[
+        'status'] == 'SHUTOFF'
+    assert base.cli_json('site-a', 'port', 'show', resources['port'])[
+        'admin_state_up'] is False
+    assert _fence(group)['enforced'] is True
+
+    # And back, with what was written at site-b meanwhile.
+    base.write_tag('site-b', promoted['ID'], 'written-at-site-b')
+    back = _run(*_workflow(out, 'failback'))
+    assert back['state'] == 'SUCCESS', back.get('state_info')
+    assert base.tags('site-a', data) == ['written-just-before',
+                                         'written-at-site-b']
+    assert _promoted(data) == []

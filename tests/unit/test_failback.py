@@ -145,3 +145,32 @@ def test_demote_returns_the_stack_to_standby_without_promoted_data():
                                     'stack_status': 'UPDATE_COMPLETE'})
     assert failback.demote(again, test_groups._definition(),
                            capture)['action'] == 'unchanged'
+
+
+def test_switchover_backs_up_at_the_primary_and_restores_once_at_the_dr():
+    from rescuer import switchover
+    primary = Backups('site-a')
+    capture = test_render._capture('multi')
+    made = switchover.back_up_primary(primary, capture)
+    assert [m['volume_id'] for m in made] == ['vol-db', 'vol-logs']
+    assert primary.calls == [('backup', 'vol-db'), ('backup', 'vol-logs')]
+
+    class DR(Backups):
+        restored = []
+
+        def find_volume(self, name):
+            return {'id': 'dr-existing'} if name == 'rescuer-vol-logs' \
+                else None
+
+        def restore_backup_as(self, backup_id, name):
+            self.restored.append((backup_id, name))
+            return 'dr-new'
+
+    dr = DR()
+    assert switchover.restore_at_dr(dr, {'volume_id': 'vol-db',
+                                         'backup_id': 'b-1'}) == {
+        'volume_id': 'vol-db', 'dr_volume_id': 'dr-new'}
+    assert switchover.restore_at_dr(dr, {'volume_id': 'vol-logs',
+                                         'backup_id': 'b-2'})[
+        'dr_volume_id'] == 'dr-existing'
+    assert dr.restored == [('b-1', 'rescuer-vol-db')]
