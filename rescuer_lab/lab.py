@@ -5,6 +5,7 @@ import getpass
 import grp
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -132,18 +133,33 @@ def _conf(site, directory, name=None):
     return str(paths.etc_dir(site, directory) / name)
 
 
-def _run_tool(site, argv, what, ok=(0,)):
-    """Run a set-up command, its output to the site's setup.log."""
+def _run_tool(site, argv, what, ok=(0,), env=None):
+    """Run a set-up command, its output to the site's setup.log.  Secrets
+    go in ``env`` (never on the command line, which is logged and shows
+    in the process list)."""
     log_file = paths.log_dir(site) / ('setup-%s.log' % what.split()[0])
     with open(log_file, 'a') as log:
         log.write('\n==== %s\n' % ' '.join(argv[:6]))
         log.flush()
         result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT,
+                                env=dict(os.environ, **(env or {})))
     if result.returncode not in ok:
         raise LabError('%s failed at %s (exit %d); see %s:\n%s' % (
             what, site.name, result.returncode, log_file,
             procs.log_tail(log_file, 10)))
+
+
+_LEAKED = re.compile(r'(--bootstrap-password) \S+')
+
+
+def scrub_setup_logs(site):
+    """Mask the admin password that set-up logs of earlier lab versions
+    recorded (the bootstrap command line); it now goes by environment."""
+    for log_file in paths.log_dir(site).glob('setup-*.log'):
+        text = log_file.read_text(errors='replace')
+        if _LEAKED.search(text):
+            log_file.write_text(_LEAKED.sub(r'\1 ***', text))
 
 
 def _db_stamp(site):
@@ -168,12 +184,13 @@ def _keystone_steps(site, secrets):
         (keystone + ['fernet_setup'] + owner, 'keystone fernet_setup'),
         (keystone + ['credential_setup'] + owner,
          'keystone credential_setup'),
-        (keystone + ['bootstrap', '--bootstrap-password',
-                     secrets.get('%s/admin' % site.name),
+        (keystone + ['bootstrap',
                      '--bootstrap-region-id', site.region,
                      '--bootstrap-public-url', url,
                      '--bootstrap-internal-url', url,
-                     '--bootstrap-admin-url', url], 'keystone bootstrap'),
+                     '--bootstrap-admin-url', url], 'keystone bootstrap',
+         (0,), {'OS_BOOTSTRAP_PASSWORD': secrets.get('%s/admin'
+                                                     % site.name)}),
     ]
 
 
@@ -314,6 +331,7 @@ def start_site(site, secrets, bootstrap=True):
 
 
 def _prepare_site(site, secrets):
+    scrub_setup_logs(site)
     infra.ensure_databases(site, secrets.get('mariadb'))
     infra.ensure_vhost(site, secrets.get('%s/rabbit' % site.name))
     write_configs(site, secrets)

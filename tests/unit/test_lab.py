@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from rescuer_lab import lab
+from rescuer_lab import paths
 from rescuer_lab import procs
 from rescuer_lab import secrets as lab_secrets
 from rescuer_lab import services
@@ -261,3 +262,26 @@ def test_stop_many_stops_every_group_together(tmp_path):
         assert not pid_file.exists()
         assert procs._start_time(proc.pid) is None or procs._is_zombie(
             proc.pid)
+
+
+def test_setup_logs_of_earlier_versions_lose_the_bootstrap_password(
+        lab_dir):
+    site = topology.site('site-a')
+    log_dir = paths.log_dir(site)
+    log_dir.mkdir(parents=True)
+    leaked = log_dir / 'setup-keystone.log'
+    leaked.write_text('==== keystone-manage bootstrap --bootstrap-password '
+                      's3cr3t-value --bootstrap-region-id RegionA\nok\n')
+    lab.scrub_setup_logs(site)
+    assert 's3cr3t-value' not in leaked.read_text()
+    assert '--bootstrap-password *** --bootstrap-region-id' in \
+        leaked.read_text()
+
+
+def test_keystone_bootstrap_takes_its_password_from_the_environment(lab_dir):
+    secrets = lab_secrets.Secrets()
+    [bootstrap] = [step for step in lab._keystone_steps(
+        topology.site('site-a'), secrets) if step[1] == 'keystone bootstrap']
+    password = secrets.get('site-a/admin')
+    assert password not in bootstrap[0]
+    assert bootstrap[3] == {'OS_BOOTSTRAP_PASSWORD': password}
