@@ -14,11 +14,16 @@ class CinderAPI(rest.ServiceAPI):
     def _v3(self, method, path, body=None, ok=(200, 201, 202, 204)):
         return self._call(method, path, body, ok=ok, headers=MICROVERSION)
 
+    def _first(self, collection, name):
+        """The first of ``collection`` called ``name`` in the session's
+        project, or None."""
+        found = self._v3('GET', '/%s/detail?name=%s' % (collection, name))[
+            collection]
+        return found[0] if found else None
+
     def find_volume(self, name):
         """The volume called ``name`` in the session's project, or None."""
-        volumes = self._v3('GET', '/volumes/detail?name=%s' % name)[
-            'volumes']
-        return volumes[0] if volumes else None
+        return self._first('volumes', name)
 
     def get_volume(self, volume_id):
         return self._v3('GET', '/volumes/%s' % volume_id)['volume']
@@ -34,16 +39,12 @@ class CinderAPI(rest.ServiceAPI):
             'volume']
 
     def delete_volume(self, volume_id):
-        try:
-            self._v3('DELETE', '/volumes/%s' % volume_id)
-        except exceptions.NotFound:
-            pass
+        self._delete('/volumes/%s' % volume_id, headers=MICROVERSION)
 
     # ------------------------------------------------------------- groups
 
     def find_group(self, name):
-        groups = self._v3('GET', '/groups/detail?name=%s' % name)['groups']
-        return groups[0] if groups else None
+        return self._first('groups', name)
 
     def create_group(self, name, group_type, volume_types):
         return self._v3('POST', '/groups', {'group': {
@@ -76,17 +77,13 @@ class CinderAPI(rest.ServiceAPI):
             'group_id': group_id, 'name': name}})['group_snapshot']['id']
 
     def delete_group_snapshot(self, snapshot_id):
-        try:
-            self._v3('DELETE', '/group_snapshots/%s' % snapshot_id)
-        except exceptions.NotFound:
-            pass
+        self._delete('/group_snapshots/%s' % snapshot_id,
+                     headers=MICROVERSION)
 
     # ------------------------------------------------------------ backups
 
     def find_backup(self, name):
-        backups = self._v3('GET', '/backups/detail?name=%s' % name)[
-            'backups']
-        return backups[0] if backups else None
+        return self._first('backups', name)
 
     def get_backup(self, backup_id):
         return self._v3('GET', '/backups/%s' % backup_id)['backup']
@@ -118,10 +115,7 @@ class CinderAPI(rest.ServiceAPI):
                         {'restore': {'name': name}})['restore']['volume_id']
 
     def delete_backup(self, backup_id):
-        try:
-            self._v3('DELETE', '/backups/%s' % backup_id)
-        except exceptions.NotFound:
-            pass
+        self._delete('/backups/%s' % backup_id, headers=MICROVERSION)
 
     def backup_state(self, backup_id):
         """'COMPLETE' once available, 'IN_PROGRESS' before; raise on

@@ -28,27 +28,13 @@ class ComputeAPI(rest.ServiceAPI):
             if exc.status != 409:  # already stopped
                 raise
 
-    def start(self, server_id):
-        try:
-            self._call('POST', '/servers/%s/action' % server_id,
-                       {'os-start': None})
-        except exceptions.RemoteError as exc:
-            if exc.status != 409:  # already running
-                raise
-
     def delete(self, server_id):
-        try:
-            self._call('DELETE', '/servers/%s' % server_id)
-        except exceptions.NotFound:
-            pass
+        self._delete('/servers/%s' % server_id)
 
     def detach_volume(self, server_id, volume_id):
         """Detach; a volume not attached there is fine."""
-        try:
-            self._call('DELETE', '/servers/%s/os-volume_attachments/%s'
-                       % (server_id, volume_id))
-        except exceptions.NotFound:
-            pass
+        self._delete('/servers/%s/os-volume_attachments/%s'
+                     % (server_id, volume_id))
 
 
 class NetworkAPI(rest.ServiceAPI):

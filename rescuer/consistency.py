@@ -11,6 +11,7 @@ retry policy; the last ``keep`` snapshots are kept.
 """
 
 from rescuer import exceptions
+from rescuer import heat
 
 IN_PROGRESS, COMPLETE = 'IN_PROGRESS', 'COMPLETE'
 VOLUME_TYPES = ('OS::Cinder::Volume', 'OS::Rescuer::ReplicatedVolume')
@@ -26,10 +27,7 @@ def snapshot_name(group, run_id):
 
 def member_volumes(resources, members=None):
     """Ids of the volumes among a stack's resources (the members)."""
-    return sorted(r['physical_resource_id'] for r in resources
-                  if r['resource_type'] in VOLUME_TYPES and
-                  r['physical_resource_id'] and
-                  (not members or r['resource_name'] in members))
+    return heat.physical_ids(resources, VOLUME_TYPES, members)
 
 
 def advance(cinder, group, volume_ids, run_id, keep=3):

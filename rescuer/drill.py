@@ -7,11 +7,10 @@ volume and network is created, nothing is put in service (no floating IPs),
 and its networks are new ones - isolated from the primary, from the
 standby stack and from traffic.  The primary, its replication and the
 standby stack are never touched, so replicated volumes come up empty: the
-drill proves the recovery of the group's metadata, not of its data
-(the report says so).
+drill proves the recovery of the group's metadata, not of its data.
 """
 
-from rescuer import exceptions
+from rescuer import heat
 from rescuer import standby
 from rescuer import sync
 
@@ -23,10 +22,7 @@ def stack_name(group):
 
 
 def find_drill(api, group):
-    try:
-        return api.get_stack(stack_name(group))
-    except exceptions.NotFound:
-        return None
+    return heat.find_stack(api, stack_name(group))
 
 
 def start(api, definition, capture):

@@ -65,15 +65,8 @@ def drain(api, compute, group):
     if stack is None:
         raise exceptions.NotFound('group %s has no recovery stack at site '
                                   '%s' % (group, api.site.name))
-    ids = {r['physical_resource_id'] for r in api.resources(stack['id'])
-           if r['resource_type'] in SERVER_TYPES
-           and r['physical_resource_id']}
-    stopped = []
-    for server in compute.servers(ids):
-        if server['status'] != 'SHUTOFF':
-            compute.stop(server['id'])
-        stopped.append(server['id'])
-    return sorted(stopped)
+    return failover.stop_servers(compute, heat.physical_ids(
+        api.resources(stack['id']), SERVER_TYPES))
 
 
 def servers_state(compute, server_ids, want='SHUTOFF'):
@@ -89,15 +82,11 @@ def servers_state(compute, server_ids, want='SHUTOFF'):
 def retire_primary_servers(api, compute, definition):
     """Delete the group's (fenced) servers at the primary, for Heat to
     recreate them fresh; returns their ids."""
-    members = set(definition['members'] or [])
-    ids = [r['physical_resource_id']
-           for r in api.resources(definition['stack_id'])
-           if r['resource_type'] in SERVER_TYPES and
-           r['physical_resource_id'] and
-           (not members or r['resource_name'] in members)]
+    ids = heat.physical_ids(api.resources(definition['stack_id']),
+                            SERVER_TYPES, set(definition['members'] or []))
     for server_id in ids:
         compute.delete(server_id)
-    return sorted(ids)
+    return ids
 
 
 def backup_once(cinder, volume_id, name):
@@ -186,16 +175,15 @@ def demote(api, definition, capture):
         raise exceptions.NotFound('group %s has no recovery stack at site '
                                   '%s' % (definition['group'],
                                           api.site.name))
-    model = sync.model_for(definition, capture, api.site)
+    model, template = sync.recovery_template(definition, capture, api.site)
     parameters = {'standby_level': groups.standby_level(definition)}
     for parameter in render.promoted_parameters(model).values():
         parameters[parameter] = ''
     if not sync.is_failed_over(stack):
         return {'stack_id': stack['id'], 'action': 'unchanged'}
     tags = [t for t in stack.get('tags') or [] if t != heat.FAILED_OVER_TAG]
-    api.update_stack(stack['id'],
-                     template=sync.render_for(definition, capture, api.site),
-                     parameters=parameters, tags=tags)
+    api.update_stack(stack['id'], template=template, parameters=parameters,
+                     tags=tags)
     return {'stack_id': stack['id'], 'action': 'UPDATE'}
 
 

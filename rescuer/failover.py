@@ -31,6 +31,10 @@ def plan(store, group_names):
     Every group must be registered here and have a good capture; all
     problems are reported at once, before anything changes.
     """
+    if not isinstance(group_names, list) or not all(
+            isinstance(g, str) for g in group_names):
+        raise exceptions.InvalidGroup(
+            'groups must be a list of protection group names')
     if not group_names:
         raise exceptions.InvalidGroup('name at least one protection group')
     problems, tiers = [], {}
@@ -104,25 +108,20 @@ def fence_primary(compute, network, capture):
         if port['admin_state_up']:
             network.set_port_admin_state(port['id'], False)
         down.append(port['id'])
-    servers = [s['id'] for s in capture['servers']]
-    present = {s['id']: s for s in compute.servers(set(servers))}
-    stopped = []
-    for server_id in servers:
-        server = present.get(server_id)
-        if server is None:
-            continue
-        if server['status'] != 'SHUTOFF':
+    return {'ports_down': sorted(down),
+            'servers_stopped': stop_servers(
+                compute, [s['id'] for s in capture['servers']])}
+
+
+def stop_servers(compute, server_ids):
+    """Stop those of ``server_ids`` that exist and are not stopped yet;
+    returns the ids that exist, in the order given."""
+    present = {s['id']: s for s in compute.servers(set(server_ids))}
+    for server_id in server_ids:
+        if server_id in present and \
+                present[server_id]['status'] != 'SHUTOFF':
             compute.stop(server_id)
-        stopped.append(server_id)
-    return {'ports_down': sorted(down), 'servers_stopped': stopped}
-
-
-def unfence_primary(compute, network, fence):
-    """Undo :func:`fence_primary` (at failback)."""
-    for port_id in fence.get('ports_down') or []:
-        network.set_port_admin_state(port_id, True)
-    for server_id in fence.get('servers_stopped') or []:
-        compute.start(server_id)
+    return [s for s in server_ids if s in present]
 
 
 # ------------------------------------------------------------ promotion
@@ -188,7 +187,7 @@ def activate(api, definition, capture, promoted):
         unchanged (a re-run finding the stack already active on the
         same data).
     """
-    model = sync.model_for(definition, capture, api.site)
+    model, template = sync.recovery_template(definition, capture, api.site)
     parameters = {'standby_level': 'active'}
     for volume_id, parameter in render.promoted_parameters(model).items():
         if volume_id not in promoted:
@@ -198,7 +197,6 @@ def activate(api, definition, capture, promoted):
         parameters[parameter] = promoted[volume_id]
     tags = sync.STANDBY_TAGS + ('rescuer-group-%s' % definition['group'],
                                 heat.FAILED_OVER_TAG)
-    template = sync.render_for(definition, capture, api.site)
     stack = sync.find_stack(api, definition['group'])
     if stack is None:
         stack_id = api.create_stack(groups.stack_name(definition['group']),

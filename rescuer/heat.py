@@ -92,6 +92,23 @@ class HeatAPI(rest.ServiceAPI):
             'template': template, 'parameters': parameters or {}})
 
 
+def find_stack(api, name_or_id):
+    """The stack at ``api``'s site, or None when there is none."""
+    try:
+        return api.get_stack(name_or_id)
+    except exceptions.NotFound:
+        return None
+
+
+def physical_ids(resources, types, members=None):
+    """Physical ids of the ``resources`` of ``types`` (only those named in
+    ``members``, when given), sorted."""
+    return sorted(r['physical_resource_id'] for r in resources
+                  if r['resource_type'] in types and
+                  r['physical_resource_id'] and
+                  (not members or r['resource_name'] in members))
+
+
 def list_stacks(session, site):
     """Stacks visible to ``session`` at ``site``'s Heat: [{id, name, status}].
 

@@ -98,11 +98,7 @@ class MistralAPI(rest.ServiceAPI):
 
     def delete_cron_trigger(self, name):
         """Delete it; True if it existed."""
-        try:
-            self._call('DELETE', '/cron_triggers/%s' % name)
-        except exceptions.NotFound:
-            return False
-        return True
+        return self._delete('/cron_triggers/%s' % name)
 
     def ensure_cron_trigger(self, name, workflow, inputs, pattern):
         """Create, or replace when it runs something else or on another

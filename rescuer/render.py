@@ -313,7 +313,12 @@ def _nic_order(server, ports, port_names):
 def render(capture, mappings, ip_policy='keep', site_name='the DR site',
            templates=None):
     """HOT text for the recovery site; checked with yaml.safe_load."""
-    data = model(capture, mappings, ip_policy, site_name)
+    return render_model(model(capture, mappings, ip_policy, site_name),
+                        templates)
+
+
+def render_model(data, templates=None):
+    """HOT text of a :func:`model`; checked with yaml.safe_load."""
     try:
         text = _environment(templates).get_template(MAIN).render(model=data)
     except jinja2.TemplateError as exc:

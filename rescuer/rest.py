@@ -50,6 +50,15 @@ class ServiceAPI:
             return {}  # e.g. 202 Accepted on update or action, 204
         return response.json()
 
+    def _delete(self, path, headers=None):
+        """DELETE ``path``; True if it existed (one that is gone is
+        fine)."""
+        try:
+            self._call('DELETE', path, headers=headers)
+        except exceptions.NotFound:
+            return False
+        return True
+
 
 def error_message(response):
     """The most specific message in an OpenStack error body."""

@@ -92,10 +92,7 @@ class DirectoryStore:
 
     def save_definition(self, definition):
         groups.check(definition)
-        directory = self._group_dir(definition['group'])
-        directory.mkdir(parents=True, exist_ok=True)
-        _write_json(directory / DEFINITION, definition)
-        return directory / DEFINITION
+        return self._save_record(definition['group'], DEFINITION, definition)
 
     def definition(self, group):
         """The registered definition of ``group``."""
@@ -114,6 +111,7 @@ class DirectoryStore:
         directory = self._group_dir(group)
         directory.mkdir(parents=True, exist_ok=True)
         _write_json(directory / name, record)
+        return directory / name
 
     def _record(self, group, name):
         try:

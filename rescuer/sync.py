@@ -6,7 +6,6 @@ create or update the recovery stack ``rescuer-<group>`` at the group's
 standby level.  A stack that serves a failed-over group is never touched.
 """
 
-from rescuer import exceptions
 from rescuer import groups
 from rescuer import heat
 from rescuer import protection
@@ -32,12 +31,15 @@ def model_for(definition, capture, site):
     return render.model(capture, **_render_args(definition, site))
 
 
+def recovery_template(definition, capture, site):
+    """(model, HOT text): both, from one model."""
+    data = model_for(definition, capture, site)
+    return data, render.render_model(data)
+
+
 def find_stack(api, group):
     """The group's recovery stack at ``api``'s site, or None."""
-    try:
-        return api.get_stack(groups.stack_name(group))
-    except exceptions.NotFound:
-        return None
+    return heat.find_stack(api, groups.stack_name(group))
 
 
 def is_failed_over(stack):

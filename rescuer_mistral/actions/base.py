@@ -11,6 +11,7 @@ from mistral_lib import actions
 
 from rescuer import clients
 from rescuer import exceptions
+from rescuer import heat
 from rescuer import sites
 from rescuer import store
 
@@ -66,6 +67,25 @@ class RescuerAction(actions.Action):
 
     def execute(self, context):
         raise NotImplementedError
+
+
+class PlanAction(RescuerAction):
+    """The checks before a run on several groups."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def primary_problem(self, context, definition):
+        """Why the group's primary cannot take part (it does not answer,
+        or the group's stack is gone there), or None."""
+        try:
+            site, session, _ = self.session_for(context,
+                                                definition['primary_site'])
+            heat.HeatAPI(session, site).get_stack(definition['stack_id'])
+        except exceptions.RescuerError as exc:
+            return str(exc)
+        return None
 
 
 class GroupAction(RescuerAction):

@@ -13,7 +13,7 @@ from rescuer_mistral.actions import base
 from rescuer_mistral.actions import failover as failover_actions
 
 
-class PlanFailbackAction(base.RescuerAction):
+class PlanFailbackAction(base.PlanAction):
     """Check a failback before anything changes, and plan its tiers:
     every group registered here, failed over (fenced), and its primary
     answering with the group's stack in place.
@@ -21,10 +21,6 @@ class PlanFailbackAction(base.RescuerAction):
     :param groups: names of the protection groups.
     :returns: the plan, as ``rescuer.plan_failover`` returns it.
     """
-
-    def __init__(self, groups):
-        super().__init__()
-        self.groups = groups
 
     def execute(self, context):
         store = self.store()
@@ -37,12 +33,9 @@ class PlanFailbackAction(base.RescuerAction):
             if store.fence(name) is None:
                 problems.append('group %s is not failed over' % name)
                 continue
-            try:
-                site, session = self.rescuer_session_for(
-                    definition['primary_site'])
-                heat.HeatAPI(session, site).get_stack(definition['stack_id'])
-            except exceptions.RescuerError as exc:
-                problems.append('group %s: %s' % (name, exc))
+            problem = self.primary_problem(context, definition)
+            if problem:
+                problems.append('group %s: %s' % (name, problem))
             planned[name] = {'tier': definition['tier'],
                              'rpo': definition['rpo'],
                              'rto': definition['rto'],

@@ -16,7 +16,7 @@ from rescuer import sync
 from rescuer_mistral.actions import base
 
 
-class PlanFailoverAction(base.RescuerAction):
+class PlanFailoverAction(base.PlanAction):
     """Check a failover before anything changes, and plan its tiers.
 
     Every group must be registered at this DR site with a good capture,
@@ -28,17 +28,9 @@ class PlanFailoverAction(base.RescuerAction):
         {tier, rpo, rto, last_sync_time, capture_id}}}``.
     """
 
-    def __init__(self, groups):
-        super().__init__()
-        self.groups = groups
-
     def execute(self, context):
         store = self.store()
         started = failover.now()
-        if not isinstance(self.groups, list) or not all(
-                isinstance(g, str) for g in self.groups):
-            raise exceptions.InvalidGroup(
-                'groups must be a list of protection group names')
         tiers = failover.plan(store, self.groups)
         definitions = {g: store.definition(g) for g in self.groups}
         sites_used = {d['recovery_site'] for d in definitions.values()}
@@ -79,14 +71,10 @@ class PlanSwitchoverAction(PlanFailoverAction):
         store = self.store()
         problems = []
         for name in plan['groups']:
-            definition = store.definition(name)
-            try:
-                site, session, _ = self.session_for(
-                    context, definition['primary_site'])
-                heat.HeatAPI(session, site).get_stack(definition['stack_id'])
-            except exceptions.RescuerError as exc:
+            problem = self.primary_problem(context, store.definition(name))
+            if problem:
                 problems.append('group %s: a switchover needs its primary: '
-                                '%s' % (name, exc))
+                                '%s' % (name, problem))
             plan['groups'][name]['zero_loss'] = True
         if problems:
             raise exceptions.InvalidGroup('; '.join(problems))
