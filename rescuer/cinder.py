@@ -88,10 +88,10 @@ class CinderAPI(rest.ServiceAPI):
     def get_backup(self, backup_id):
         return self._v3('GET', '/backups/%s' % backup_id)['backup']
 
-    def create_backup(self, volume_id, name, force=True):
+    def create_backup(self, volume_id, name, force=True, incremental=False):
         return self._v3('POST', '/backups', {'backup': {
             'volume_id': volume_id, 'name': name, 'force': force,
-            'incremental': False}})['backup']['id']
+            'incremental': incremental}})['backup']['id']
 
     def export_backup(self, backup_id):
         """The backup's record, for another site to import (admin)."""

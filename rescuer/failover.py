@@ -10,6 +10,7 @@ treats a primary that does not answer as the normal case of a disaster.
 
 import datetime
 
+from rescuer import backups
 from rescuer import exceptions
 from rescuer import groups
 from rescuer import heat
@@ -28,7 +29,8 @@ def now():
 def plan(store, group_names):
     """The groups in tiers, vital first: ``[[group, ...], ...]``.
 
-    Every group must be registered here and have a good capture; all
+    Every group must be registered here and have a good capture (and
+    its backup-protected volumes a backup the DR site can import); all
     problems are reported at once, before anything changes.
     """
     if not isinstance(group_names, list) or not all(
@@ -41,7 +43,10 @@ def plan(store, group_names):
     for name in group_names:
         try:
             definition = store.definition(name)
-            store.latest(name)
+            capture, _ = store.latest(name)
+            state = store.backups(name)
+            for volume_id in backups.backup_volumes(capture):
+                backups.newest(state, volume_id, name)
         except (exceptions.NotFound, exceptions.InvalidGroup,
                 exceptions.InvalidCapture) as exc:
             problems.append(str(exc))
@@ -141,10 +146,14 @@ def replicated_volumes(capture):
             if render.replication_method(v)]
 
 
-def promote_volume(cinder, definition, volume):
+def promote_volume(cinder, definition, volume, backup=None):
     """Bring one replicated volume's data up at the DR site (``cinder``'s
     site): storage replication takes the replica over with Cinder's
-    manage-existing.  Idempotent: a volume already promoted is returned.
+    manage-existing; backup replication restores ``backup`` (the newest
+    of the volume's chain, imported at the DR site, see
+    :mod:`rescuer.backups`).  Either way the DR-site volume is called
+    ``rescuer-<volume id>``.  Idempotent: a volume already promoted is
+    returned.
 
     :returns: ``{volume_id, dr_volume_id, method, status}``.
     """
@@ -154,6 +163,8 @@ def promote_volume(cinder, definition, volume):
         return {'volume_id': volume['volume_id'],
                 'dr_volume_id': existing['id'], 'method': volume['method'],
                 'status': existing['status']}
+    if volume['method'] == 'backup':
+        return _restore_backup(cinder, volume, backup, name)
     if volume['method'] != 'storage':
         raise exceptions.InvalidReplication(
             'volume %s: promoting %r replication is not supported at site '
@@ -174,6 +185,17 @@ def promote_volume(cinder, definition, volume):
                   'rescuer_source_volume': volume['volume_id']})
     return {'volume_id': volume['volume_id'], 'dr_volume_id': managed['id'],
             'method': volume['method'], 'status': managed['status']}
+
+
+def _restore_backup(cinder, volume, backup, name):
+    if not backup:
+        raise exceptions.NotFound(
+            'volume %s: no backup of it is known at site %s'
+            % (volume['volume_id'], cinder.site.name))
+    volume_id = cinder.restore_backup_as(backup['backup_id'], name)
+    return {'volume_id': volume['volume_id'], 'dr_volume_id': volume_id,
+            'method': 'backup', 'status': 'restoring-backup',
+            'data_timestamp': backup.get('data_timestamp')}
 
 
 # ----------------------------------------------------------- activation

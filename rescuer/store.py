@@ -17,7 +17,9 @@ same three methods.
 Beside the captures, a group's directory holds its definition
 (``group.json``, written when the group is registered) and the record of
 its last completed sync (``sync.json``) and, while the group is failed
-over, its fence record (``fence.json``).  Run reports are kept under
+over, its fence record (``fence.json``); for groups with
+backup-protected volumes, the records of their backup chains
+(``backups.json``, see :mod:`rescuer.backups`).  Run reports are kept under
 ``.reports/``.
 """
 
@@ -33,6 +35,7 @@ from rescuer import groups
 DEFINITION = 'group.json'
 LAST_SYNC = 'sync.json'
 FENCE = 'fence.json'
+BACKUPS = 'backups.json'
 # Run reports, beside the groups (a group name never starts with a dot).
 REPORTS = '.reports'
 
@@ -136,6 +139,14 @@ class DirectoryStore:
 
     def clear_fence(self, group):
         (self._group_dir(group) / FENCE).unlink(missing_ok=True)
+
+    def save_backups(self, group, state):
+        self._save_record(group, BACKUPS, state)
+
+    def backups(self, group):
+        """The group's backup chains and retired backups (an empty
+        state before the first backup)."""
+        return self._record(group, BACKUPS) or {'chains': {}, 'retired': []}
 
     # ------------------------------------------------------------ reports
 

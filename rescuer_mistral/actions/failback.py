@@ -9,6 +9,7 @@ from rescuer import failback
 from rescuer import failover
 from rescuer import heat
 from rescuer import switchover
+from rescuer_mistral.actions import backups as backup_actions
 from rescuer_mistral.actions import base
 from rescuer_mistral.actions import failover as failover_actions
 
@@ -232,8 +233,9 @@ class DemoteAction(base.GroupAction):
 
 class FinishFailbackAction(base.GroupAction):
     """Delete what failover and failback made (promoted volumes,
-    failback backups) and lift the group's fence record: its scheduled
-    sync protects it from the primary again.
+    failback backups), retire the group's backup chains and lift the
+    group's fence record: its scheduled sync protects it from the primary
+    again.
 
     :param promoted: the items of ``rescuer.promoted_volumes``.
     """
@@ -246,6 +248,9 @@ class FinishFailbackAction(base.GroupAction):
         failback.clean_up(self.at('recovery', cinder.CinderAPI),
                           self.at('primary', cinder.CinderAPI),
                           self.promoted)
+        # The primary's volumes hold the DR site's data now: backup
+        # chains start anew at the next sync (old ones are pruned by it).
+        backup_actions.release(self)
         self.store().clear_fence(self.group)
         return {'group': self.group, 'fence': None}
 

@@ -4,6 +4,7 @@ Each is one idempotent step over ``rescuer.failover``; none of them needs
 the primary site except the fence, which expects it not to answer.
 """
 
+from rescuer import backups
 from rescuer import cinder
 from rescuer import compute
 from rescuer import drill
@@ -135,7 +136,9 @@ class ReplicatedVolumesAction(base.GroupAction):
 class PromoteVolumeAction(base.GroupAction):
     """Bring one replicated volume's data up at this DR site, with
     Rescuer's own credential there (Cinder's manage-existing is an admin
-    API).
+    API): a storage replica is taken over, a backup-protected volume is
+    restored from the newest backup of its chain (imported before by
+    ``rescuer.import_backups``).
 
     :param group: the group name.
     :param volume: one item of ``rescuer.replicated_volumes``.
@@ -148,8 +151,12 @@ class PromoteVolumeAction(base.GroupAction):
 
     def execute(self, context):
         api = self.at('recovery', cinder.CinderAPI)
+        backup = None
+        if self.volume['method'] == 'backup':
+            backup = backups.newest(self.store().backups(self.group),
+                                    self.volume['volume_id'], self.group)
         return dict(failover.promote_volume(api, self.definition(),
-                                            self.volume),
+                                            self.volume, backup),
                     site=api.site.name)
 
 

@@ -2,6 +2,7 @@
 site's Mistral brings the protected VNF up at site-b on the replicated
 data, a re-run makes nothing twice, and the returning site-a is fenced."""
 
+import datetime
 import json
 
 import pytest
@@ -36,6 +37,13 @@ def _fence(group):
     return store.DirectoryStore(registry.store_dir).fence(group)
 
 
+def _chain(group, volume_id):
+    """The volume's backup chain, as the DR site keeps it."""
+    registry = sites.Registry.load(base.lab_env()['RESCUER_SITES_FILE'])
+    return store.DirectoryStore(registry.store_dir).backups(group)[
+        'chains'].get(volume_id) or []
+
+
 def _promoted(volume_id):
     """The DR-site volumes holding the promoted data of ``volume_id``."""
     return base.cli_json('site-b', 'volume', 'list', '--name',
@@ -56,16 +64,29 @@ def protected_vnf():
              check=False)
     base.cli('site-b', 'stack', 'delete', '--yes', '--wait',
              out['recovery_stack_id'], check=False)
-    for volume in _promoted(resources['data']):
+    for volume in _promoted(resources['data']) + _promoted(
+            resources['logs']):
         base.delete_volume('site-b', volume['ID'])
 
 
 def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
         protected_vnf):
     name, out, resources = protected_vnf
-    group, data = out['group_name'], resources['data']
+    group, data, logs = (out['group_name'], resources['data'],
+                         resources['logs'])
     assert out['workflows']['failover'] == {
         'workflow': 'rescuer_dr.failover_v1', 'input': {'groups': [group]}}
+    # The log volume is protected by backups: a sync after the write
+    # backs it up, incremental on the chain the first syncs began.
+    base.write_tag('site-a', logs, 'logged')
+    written = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    base.wait_for(lambda: base.stack_outputs('site-a', name)[
+        'last_sync_time'] > written and len(_chain(group, logs)) >= 2,
+        timeout=180, interval=5, what='a sync backing the logs up')
+    chain = _chain(group, logs)
+    assert chain[0]['parent_id'] is None
+    assert [link['parent_id'] for link in chain[1:]] == [
+        link['backup_id'] for link in chain[:-1]]
     base.write_tag('site-a', data, 'replicated')
     base.rescuer_lab('replicate', 'site-a', data)
     base.write_tag('site-a', data, 'not-yet-replicated')
@@ -99,15 +120,22 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
     [promoted] = _promoted(data)
     assert promoted['Status'] == 'in-use'
     assert base.tags('site-b', promoted['ID']) == ['replicated']
+    # The log volume: restored from the newest backup of its chain (an
+    # incremental one: its parents were imported too).
+    [restored] = _promoted(logs)
+    assert restored['Status'] == 'in-use'
+    assert base.tags('site-b', restored['ID']) == ['logged']
 
     # A re-run continues and makes nothing twice.
     again = _run('rescuer_dr.failover_v1', {'groups': [group]})
     assert again['state'] == 'SUCCESS', again.get('state_info')
     assert _stack_servers('site-b', out['recovery_stack_id']) == servers
     assert [v['ID'] for v in _promoted(data)] == [promoted['ID']]
+    assert [v['ID'] for v in _promoted(logs)] == [restored['ID']]
 
     # Work goes on at site-b while site-a is down.
     base.write_tag('site-b', promoted['ID'], 'written-at-site-b')
+    base.write_tag('site-b', restored['ID'], 'logged-at-site-b')
 
     # site-a returns: the scheduled sync fences it, and nothing serves
     # the group from both sites.
@@ -135,17 +163,23 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
     assert base.cli_json('site-a', 'port', 'show', resources['port'])[
         'admin_state_up'] is True
     assert base.tags('site-a', data) == ['replicated', 'written-at-site-b']
+    assert base.tags('site-a', logs) == ['logged', 'logged-at-site-b']
     recovery = base.cli_json('site-b', 'stack', 'show',
                              out['recovery_stack_id'])
     assert recovery['parameters']['standby_level'] == 'hot'
     assert 'rescuer-failed-over' not in recovery['tags']
-    assert _promoted(data) == []
+    assert _promoted(data) == _promoted(logs) == []
     assert _fence(group) is None
     after = base.stack_outputs('site-a', name)
     assert after['protection_status'] == 'protected'
     base.wait_for(lambda: base.stack_outputs('site-a', name)[
         'last_sync_time'] > after['last_sync_time'], timeout=120,
         interval=5, what='a sync of the failed-back group')
+    # The restored log volume's backups start a new chain.
+    fresh_chain = _chain(group, logs)
+    assert fresh_chain[0]['parent_id'] is None
+    assert not {b['backup_id'] for b in fresh_chain} & {
+        b['backup_id'] for b in chain}
 
 
 def test_failover_refuses_unknown_groups_before_changing_anything():

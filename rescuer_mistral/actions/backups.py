@@ -1,0 +1,130 @@
+"""Actions of backup replication (:mod:`rescuer.backups`): a backup per
+sync at the primary, the chain's records kept at the DR site, imported
+there at failover.  Cinder's backup export and import are admin APIs:
+these run with Rescuer's own credential at both sites."""
+
+from rescuer import backups
+from rescuer import cinder
+from rescuer import exceptions
+from rescuer_mistral.actions import base
+
+
+class StartSyncBackupsAction(base.GroupAction):
+    """Start this sync's backup of each backup-protected volume of the
+    group at its primary (incremental on the volume's chain).
+
+    :param group: the group name.
+    :param run_id: the sync run (backups are named after it).
+    :returns: ``{site, backups: [{volume_id, backup_id, incremental}]}``.
+    """
+
+    def __init__(self, group, run_id):
+        super().__init__(group)
+        self.run_id = run_id
+
+    def execute(self, context):
+        volume_ids = backups.backup_volumes(self.capture())
+        if not volume_ids:
+            return {'site': None, 'backups': []}
+        api = self.at('primary', cinder.CinderAPI)
+        chains = self.store().backups(self.group)['chains']
+        return {'site': api.site.name, 'backups': [
+            backups.start_backup(api, chains.get(volume_id) or [],
+                                 volume_id, self.run_id)
+            for volume_id in volume_ids]}
+
+
+class RecordSyncBackupsAction(base.GroupAction):
+    """Keep the records of the new backups' chains at the DR site and
+    delete what can be deleted of replaced chains.
+
+    :param group: the group name.
+    :param backups: ``backups`` of ``rescuer.start_sync_backups``
+        (available by now).
+    :returns: ``{volumes: {volume_id: {backup_id, data_timestamp,
+        chain_length}}, retired}``.
+    """
+
+    def __init__(self, group, backups=None):
+        super().__init__(group)
+        self.new = backups or []
+
+    def execute(self, context):
+        store = self.store()
+        definition = self.definition()
+        primary = self.at('primary', cinder.CinderAPI)
+        state = store.backups(self.group)
+        volumes = {}
+        for item in self.new:
+            chain = backups.chain_to(
+                primary, state['chains'].get(item['volume_id']) or [],
+                item['backup_id'])
+            backups.advance(state, item['volume_id'], chain,
+                            definition['primary_site'])
+            volumes[item['volume_id']] = dict(
+                backups.newest(state, item['volume_id'], self.group),
+                chain_length=len(chain))
+        store.save_backups(self.group, state)
+        dr = self.at('recovery', cinder.CinderAPI)
+        retired = backups.prune(state, {definition['primary_site']: primary,
+                                        dr.site.name: dr})
+        store.save_backups(self.group, state)
+        return {'volumes': volumes, 'retired': retired}
+
+
+class ImportBackupsAction(base.GroupAction):
+    """Import, at the DR site, the records of the chains of the group's
+    backup-protected volumes (failover; the primary is not needed).
+
+    :param group: the group name.
+    :returns: ``{site, backup_ids}`` (every imported backup, to wait on).
+    """
+
+    def execute(self, context):
+        volume_ids = backups.backup_volumes(self.capture())
+        api = self.at('recovery', cinder.CinderAPI)
+        state = self.store().backups(self.group)
+        imported = []
+        for volume_id in volume_ids:
+            backups.newest(state, volume_id, self.group)
+            imported += backups.import_chain(
+                api, state['chains'][volume_id])
+        return {'site': api.site.name, 'backup_ids': imported}
+
+
+class ReleaseBackupsAction(base.GroupAction):
+    """Retire every backup chain of the group (at the primary, and the
+    records a failover imported at the DR site) and delete what can be
+    deleted now, when the group is unregistered; retry while the result
+    is ``IN_PROGRESS`` (Cinder deletes an incremental backup before its
+    parent).  A failed-over group keeps its chains.
+
+    :param group: the group name.
+    :returns: ``COMPLETE`` once nothing is left, else ``IN_PROGRESS``.
+    """
+
+    def execute(self, context):
+        if self.store().fence(self.group) is not None:
+            return 'COMPLETE'
+        return 'IN_PROGRESS' if release(self) else 'COMPLETE'
+
+
+def release(action):
+    """Retire the chains of ``action``'s group and prune once; returns
+    the number of backups still to delete (later syncs go on)."""
+    store = action.store()
+    definition = action.definition()
+    state = backups.retire_all(store.backups(action.group),
+                               definition['primary_site'],
+                               definition['recovery_site'])
+    store.save_backups(action.group, state)
+    apis = {}
+    for which in ('primary', 'recovery'):
+        try:
+            api = action.at(which, cinder.CinderAPI)
+            apis[api.site.name] = api
+        except exceptions.SiteUnreachable:
+            pass
+    left = backups.prune(state, apis)
+    store.save_backups(action.group, state)
+    return left
