@@ -7,8 +7,10 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
+import urllib.parse
 
 import jinja2
 import yaml
@@ -292,6 +294,24 @@ def _started_from(service):
         return None
 
 
+def _wait_port_free(service, timeout=20):
+    """Wait until nothing listens on the service's port any more (a
+    stopped uwsgi may hold it a moment after its group is gone)."""
+    if not service.probe_url:
+        return
+    address = urllib.parse.urlsplit(service.probe_url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            if probe.connect_ex((address.hostname, address.port)) != 0:
+                return
+        time.sleep(0.3)
+    raise LabError('%s: port %d is still in use after the service stopped '
+                   '(`ss -ltnp` names the process)'
+                   % (service.label, address.port))
+
+
 def start_service(service, secrets, timeout=START_TIMEOUT):
     """Start ``service`` unless it already runs, healthy, from the same
     configuration and code; returns True when it (re)started it."""
@@ -299,6 +319,7 @@ def start_service(service, secrets, timeout=START_TIMEOUT):
     if _started_from(service) == digest and _healthy(service, secrets):
         return False
     procs.stop(service.pid_file)
+    _wait_port_free(service)
     procs.start(list(service.argv), service.pid_file, service.log_file,
                 env=service.env, cwd=str(paths.site_dir(service.site)))
     service.digest_file.write_text(digest)

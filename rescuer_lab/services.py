@@ -86,12 +86,17 @@ def _uwsgi(site, port, module, processes, pyargv=None):
 
 
 def _base_env():
+    # Nothing of the caller's OS_* or RESCUER_* settings: a service started
+    # by `recover` from a test (with `rescuer-lab env` exported) must have
+    # the environment - and so the digest - `up` gives it, or the next
+    # `up` restarts it for nothing.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith('OS_') and k != 'VIRTUAL_ENV'}
+           if not k.startswith(('OS_', 'RESCUER_')) and k != 'VIRTUAL_ENV'}
     # The lab's bin first: its `sudo` lets privsep start its helper as root.
     env['PATH'] = '%s:%s:%s' % (paths.lab_bin(), paths.venv_dir() / 'bin',
                                 env.get('PATH', ''))
     env['RESCUER_SITES_FILE'] = str(paths.sites_file())
+    env['RESCUER_LAB_DIR'] = str(paths.lab_dir())
     return env
 
 
