@@ -10,6 +10,7 @@ subnets, ports with their fixed IPs under the ``keep`` IP policy, volumes,
 security group rules) are carried over.
 """
 
+import json
 import pathlib
 import re
 
@@ -25,11 +26,30 @@ _RULE_KEYS = ('direction', 'ethertype', 'protocol', 'port_range_min',
               'port_range_max', 'remote_ip_prefix')
 
 
+# Characters a YAML double-quoted scalar may not hold raw (non-printable,
+# line breaks other than those JSON escapes, surrogates, BOM).
+_NOT_YAML_PRINTABLE = re.compile(
+    '[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]')
+
+
+def yaml_safe_json(value, **kwargs):
+    """JSON text that YAML reads back as the same value: every string a
+    double-quoted scalar.  ``json.dumps`` with ``ensure_ascii`` writes a
+    character beyond U+FFFF as a surrogate pair, which YAML reads as two
+    broken characters; so non-ASCII text stays raw and only what YAML
+    cannot hold raw is escaped (``\\uXXXX`` means the same in both)."""
+    text = json.dumps(value, ensure_ascii=False, **kwargs)
+    return _NOT_YAML_PRINTABLE.sub(
+        lambda match: '\\u%04x' % ord(match.group()), text)
+
+
 def _environment(path=None):
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(path or TEMPLATES)),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
         autoescape=False)
+    environment.policies['json.dumps_function'] = yaml_safe_json
+    return environment
 
 
 def _param_name(prefix, value):

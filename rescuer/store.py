@@ -15,7 +15,8 @@ same three methods.
 - the last ``keep`` captures of a group are kept.
 
 Beside the captures, a group's directory holds its definition
-(``group.json``, written when the group is registered) and the record of
+(``group.json``, written when the group is registered), the project that
+owns it (``owner.json``) and the record of
 its last completed sync (``sync.json``) and, while the group is failed
 over, its fence record (``fence.json``); for groups with
 backup-protected volumes, the records of their backup chains
@@ -36,22 +37,47 @@ DEFINITION = 'group.json'
 LAST_SYNC = 'sync.json'
 FENCE = 'fence.json'
 BACKUPS = 'backups.json'
+OWNER = 'owner.json'
 # Run reports, beside the groups (a group name never starts with a dot).
 REPORTS = '.reports'
 
 
 class DirectoryStore:
+    """The DR site's store, as seen by one project (``project_id``) or,
+    with None, by Rescuer itself.
 
-    def __init__(self, path, keep=10):
+    A group belongs to the project that registered it (``owner.json``);
+    seen by any other project it does not exist - that project's users
+    cannot read, sync, fail over, drill or fail back another project's
+    groups, nor learn that they exist.
+    """
+
+    def __init__(self, path, keep=10, project_id=None):
         if keep < 1:
             raise ValueError('keep at least one capture')
         self.root = pathlib.Path(path)
         self.keep = keep
+        self.project_id = project_id
 
     def _group_dir(self, group):
-        if not group or '/' in group or group.startswith('.'):
-            raise exceptions.InvalidCapture('bad group name %r' % group)
-        return self.root / group
+        if not isinstance(group, str) or not group or '/' in group or \
+                group.startswith('.'):
+            raise exceptions.InvalidCapture('bad group name %r' % (group,))
+        directory = self.root / group
+        if self.project_id is not None:
+            owner = self._owner(directory)
+            if owner is not None and owner != self.project_id:
+                raise exceptions.NotFound(
+                    'group %s is not registered at this DR site' % group)
+        return directory
+
+    @staticmethod
+    def _owner(directory):
+        try:
+            with open(directory / OWNER) as f:
+                return json.load(f)['project_id']
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
 
     def save(self, document):
         capture_mod.verify(document)
@@ -94,7 +120,13 @@ class DirectoryStore:
     # ------------------------------------------- definitions and syncs
 
     def save_definition(self, definition):
+        """Keep a group's definition; the group belongs to this store's
+        project from now on."""
         groups.check(definition)
+        directory = self._group_dir(definition['group'])
+        if self.project_id is not None and self._owner(directory) is None:
+            self._save_record(definition['group'], OWNER,
+                              {'project_id': self.project_id})
         return self._save_record(definition['group'], DEFINITION, definition)
 
     def definition(self, group):

@@ -8,7 +8,9 @@ Per site:
 - domain ``heat`` with ``heat_domain_admin`` for Heat's stack users;
 - project ``nfv`` (the tenant whose VNFs are protected) with the operator
   ``nfv-operator`` and Rescuer's own user ``rescuer``, whose password is
-  the credential Rescuer uses to reach this site through its own Keystone.
+  the credential Rescuer uses to reach this site through its own Keystone;
+- project ``tenant-b`` with ``tenant-b-operator``: another tenant, whose
+  user must reach none of ``nfv``'s protection groups.
 
 Why a password and not an application credential: Heat creates a trust
 when it creates a stack, and Keystone refuses trusts to tokens of
@@ -26,6 +28,9 @@ from keystoneauth1.identity import v3
 NFV_PROJECT = 'nfv'
 OPERATOR = 'nfv-operator'
 RESCUER_USER = 'rescuer'
+# Another tenant, whose user must not reach the nfv project's groups.
+OTHER_PROJECT = 'tenant-b'
+OTHER_OPERATOR = 'tenant-b-operator'
 
 
 def admin_auth(site, secrets):
@@ -127,6 +132,13 @@ def configure(site, secrets):
             # (manage-existing, backup record import), in the project
             # whose volumes they become.
             _grant(conn, user, admin, project=nfv)
+    other = _ensure_project(conn, OTHER_PROJECT,
+                            description='Another tenant (isolation tests)')
+    user = _ensure_user(conn, OTHER_OPERATOR,
+                        secrets.get('%s/%s' % (site.name, OTHER_OPERATOR)),
+                        project=other)
+    _grant(conn, user, member, project=other)
+    _grant(conn, user, stack_owner, project=other)
     conn.close()
 
 

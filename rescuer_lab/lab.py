@@ -475,6 +475,9 @@ def write_client_files(secrets):
             site, secrets, identity.OPERATOR))
         clouds['%s-admin' % site.name] = _cloud(
             site, identity.admin_auth(site, secrets))
+        clouds['%s-%s' % (site.name, identity.OTHER_PROJECT)] = _cloud(
+            site, identity.user_auth(site, secrets, identity.OTHER_OPERATOR,
+                                     project=identity.OTHER_PROJECT))
         rescuer_clouds['rescuer-%s' % site.name] = _cloud(
             site, identity.user_auth(site, secrets, identity.RESCUER_USER))
         registry[site.name] = {

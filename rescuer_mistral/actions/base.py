@@ -28,13 +28,15 @@ class RescuerAction(actions.Action):
         return self._registry
 
     def store(self):
-        """This DR site's store, as the registry names it."""
+        """This DR site's store, as the registry names it, seen by the
+        caller's project: another project's groups do not exist there."""
         registry = self.registry()
         if registry.store_dir is None:
             raise exceptions.RegistryError(
                 'the DR site registry names no store_dir for captures')
         return store.DirectoryStore(registry.store_dir,
-                                    keep=registry.store_keep)
+                                    keep=registry.store_keep,
+                                    project_id=self.caller_project)
 
     def session_for(self, context, site_name):
         """(site, session, how) for ``site_name``."""
@@ -58,7 +60,13 @@ class RescuerAction(actions.Action):
         site = self.registry().get(site_name)
         return site, clients.site_session(site)
 
+    # The project of the workflow's caller (set by run); None outside
+    # Mistral (unit tests calling execute).
+    caller_project = None
+
     def run(self, context):
+        security = getattr(context, 'security', None)
+        self.caller_project = getattr(security, 'project_id', None)
         try:
             return self.execute(context)
         except exceptions.RescuerError as exc:

@@ -5,6 +5,7 @@ import pytest
 from rescuer import capture
 from rescuer import exceptions
 from rescuer import store
+from tests.unit import test_groups
 
 
 def _document(group='g1', at='2026-11-26T07:00:00+00:00', cid='c1',
@@ -83,3 +84,22 @@ def test_hidden_parameters_are_not_captured():
     assert capture._stack_parameters(template, {
         'db_password': 'secret', 'flavor': 'm1.tiny',
         'OS::stack_id': 'x'}) == {'flavor': 'm1.tiny'}
+
+
+def test_a_group_is_seen_only_by_the_project_that_registered_it(tmp_path):
+    mine = store.DirectoryStore(tmp_path, project_id='p-nfv')
+    mine.save_definition(test_groups._definition(group='g1'))
+    mine.save(_document(group='g1'))
+    assert mine.definition('g1')['group'] == 'g1'
+    theirs = store.DirectoryStore(tmp_path, project_id='p-other')
+    for read in (theirs.definition, theirs.latest, theirs.fence,
+                 theirs.backups, theirs.remove_group):
+        with pytest.raises(exceptions.NotFound,
+                           match='group g1 is not registered'):
+            read('g1')
+    # Nor can another project take the name over.
+    with pytest.raises(exceptions.NotFound):
+        theirs.save_definition(test_groups._definition(group='g1'))
+    assert mine.definition('g1')['group'] == 'g1'
+    # Rescuer itself (no project) sees every group.
+    assert store.DirectoryStore(tmp_path).definition('g1')['group'] == 'g1'
