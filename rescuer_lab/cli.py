@@ -61,7 +61,7 @@ def _cmd_status(args):
 
 
 def _cmd_fail(args):
-    lab.fail(args.site)
+    lab.fail(args.site, args.service)
     return 0
 
 
@@ -112,13 +112,19 @@ def build_parser():
                              'whole process group)')
     status.set_defaults(func=_cmd_status)
     for name, func, text in (
-            ('fail', _cmd_fail, 'disaster: SIGKILL every process of SITE'),
+            ('fail', _cmd_fail, 'disaster: SIGKILL every process of SITE '
+                                '(or of the services named by --service)'),
             ('recover', _cmd_recover,
-             'restart SITE on its surviving databases')):
+             'restart SITE (what of it is not running) on its surviving '
+             'databases')):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument('site', type=_site, metavar='SITE',
                          help=', '.join(s.name for s in topo.SITES))
         cmd.set_defaults(func=func)
+        if name == 'fail':
+            cmd.add_argument('--service', action='append', metavar='NAME',
+                             help='only this service (e.g. heat-api, '
+                                  'cinder-api, mistral); repeatable')
     sub.add_parser('env', help='print export lines for the openstack CLI'
                    ).set_defaults(func=_cmd_env)
     replicate = sub.add_parser(

@@ -395,10 +395,19 @@ def recover(site):
     start_site(site, secrets, bootstrap=False)
 
 
-def fail(site):
-    """A real disaster: SIGKILL every process of the site, at once."""
+def fail(site, services=None):
+    """A real disaster: SIGKILL every process of the site, at once - or
+    only those of the named ``services`` (a crashed API, engine...);
+    ``recover`` restarts what is not running."""
+    known = {service.name: service for service in svcs.for_site(site)}
+    unknown = sorted(set(services or ()) - set(known))
+    if unknown:
+        raise LabError('%s runs no %s (it runs: %s)' % (
+            site.name, ', '.join(unknown), ', '.join(known)))
     killed = []
-    for service in svcs.for_site(site):
+    for service in known.values():
+        if services and service.name not in services:
+            continue
         pid = procs.kill(service.pid_file)
         if pid is not None:
             killed.append('%s (pid %d)' % (service.name, pid))

@@ -51,9 +51,11 @@ class RecordSyncBackupsAction(base.GroupAction):
 
     def execute(self, context):
         store = self.store()
+        state = store.backups(self.group)
+        if not self.new and not state['retired']:
+            return {'volumes': {}, 'retired': 0}
         definition = self.definition()
         primary = self.at('primary', cinder.CinderAPI)
-        state = store.backups(self.group)
         volumes = {}
         for item in self.new:
             chain = backups.chain_to(

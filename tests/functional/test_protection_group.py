@@ -117,9 +117,12 @@ def test_bad_protection_settings_are_refused(template):
     assert 'no mapping at site site-b for images %s' % image_id in unmapped
 
     text = open(TEMPLATE).read()
-    members = template(text.replace(
-        'members: [net, subnet, port, vnf, data, data_attachment]',
-        'members: [net, nope, vnf]'), name='members.yaml')
+    broken = text.replace(
+        'members: [net, subnet, port, vnf, data, data_attachment, logs,\n'
+        '                logs_attachment]',
+        'members: [net, nope, vnf]')
+    assert broken != text, 'the example\'s members list has changed'
+    members = template(broken, name='members.yaml')
     assert ('resources.group.properties.members: : not resources of this '
             'stack: nope') in _dry_run(members)
     slow = template(text.replace('rto: 600', 'rto: 600\n      '
@@ -147,7 +150,9 @@ def test_volume_group_snapshot_hook_snapshots_the_members_at_each_sync():
         [volume_group] = _volume_groups('rescuer-%s' % group)
         members = base.volume_call('site-a', 'GET', '/volumes/detail?'
                                    'group_id=%s' % volume_group['id'])
-        assert [v['id'] for v in members['volumes']] == [data]
+        # Every volume of the group: the data and the log volume.
+        assert sorted(v['id'] for v in members['volumes']) == sorted(
+            [data, out['members']['logs']])
 
         def snapshots():
             return base.volume_call(
