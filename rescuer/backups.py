@@ -55,6 +55,12 @@ def start_backup(cinder, chain, volume_id, run_id):
     incremental = 0 < len(chain) < FULL_EVERY
     name = sync_backup_name(volume_id, run_id)
     existing = cinder.find_backup(name)
+    if existing is None or existing['status'] == 'error':
+        # Another sync of the group (a registration's, a slow scheduled
+        # one) is backing the volume up now: Cinder would refuse a second
+        # backup, and that one serves this sync as well.
+        existing = next((b for b in cinder.backups_in_progress(volume_id)
+                         if b['name'].startswith(SYNC_BACKUP)), None)
     if existing is not None and existing['status'] != 'error':
         return {'volume_id': volume_id, 'backup_id': existing['id'],
                 'incremental': bool(existing.get('is_incremental'))}

@@ -25,6 +25,10 @@ class CinderAPI(rest.ServiceAPI):
         """The volume called ``name`` in the session's project, or None."""
         return self._first('volumes', name)
 
+    def find_volumes(self, name):
+        """Every volume called ``name`` in the session's project."""
+        return self._v3('GET', '/volumes/detail?name=%s' % name)['volumes']
+
     def get_volume(self, volume_id):
         return self._v3('GET', '/volumes/%s' % volume_id)['volume']
 
@@ -84,6 +88,11 @@ class CinderAPI(rest.ServiceAPI):
 
     def find_backup(self, name):
         return self._first('backups', name)
+
+    def backups_in_progress(self, volume_id):
+        """The backups of ``volume_id`` being made now."""
+        return self._v3('GET', '/backups/detail?volume_id=%s&status=creating'
+                        % volume_id)['backups']
 
     def get_backup(self, backup_id):
         return self._v3('GET', '/backups/%s' % backup_id)['backup']

@@ -158,7 +158,7 @@ def promote_volume(cinder, definition, volume, backup=None):
     :returns: ``{volume_id, dr_volume_id, method, status}``.
     """
     name = promoted_name(volume['volume_id'])
-    existing = cinder.find_volume(name)
+    existing = _live_promoted(cinder, name)
     if existing is not None:
         return {'volume_id': volume['volume_id'],
                 'dr_volume_id': existing['id'], 'method': volume['method'],
@@ -185,6 +185,21 @@ def promote_volume(cinder, definition, volume, backup=None):
                   'rescuer_source_volume': volume['volume_id']})
     return {'volume_id': volume['volume_id'], 'dr_volume_id': managed['id'],
             'method': volume['method'], 'status': managed['status']}
+
+
+def _live_promoted(cinder, name):
+    """The promoted volume an earlier run made, or None.  One that went
+    to error (a promotion that failed - the replica was missing, the API
+    died mid-way) is deleted, so that this run promotes again."""
+    live = None
+    for found in cinder.find_volumes(name):
+        if found['status'] in ('deleting', 'error_deleting'):
+            continue
+        if found['status'].startswith('error'):
+            cinder.delete_volume(found['id'])
+            continue
+        live = live or found
+    return live
 
 
 def _restore_backup(cinder, volume, backup, name):

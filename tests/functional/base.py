@@ -67,7 +67,8 @@ def session(cloud):
 
 
 def region(cloud):
-    return {'site-a': 'RegionA', 'site-b': 'RegionB'}[cloud.split('-admin')[0]]
+    """The region of a lab cloud (site-b, site-b-admin, site-b-tenant-b...)."""
+    return {'site-a': 'RegionA', 'site-b': 'RegionB'}[cloud[:len('site-a')]]
 
 
 def api(cloud, service_type):

@@ -75,6 +75,7 @@ def test_faults_lose_nothing_and_reruns_converge(protected_vnf):
     base.write_tag('site-a', logs, 'backed-up')
     synced = test_failover._run(sync_workflow, sync_input)
     assert synced['state'] == 'SUCCESS', synced.get('state_info')
+    base.rescuer_lab('replicate', 'site-a', resources['data'])
     kept = _store()
     good, _ = kept.latest(group)
     chain = kept.backups(group)['chains'][logs]

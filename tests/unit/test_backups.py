@@ -50,6 +50,11 @@ class FakeBackups:
                   parent_id=parent, is_incremental=incremental)
         return backup_id
 
+    def backups_in_progress(self, volume_id):
+        return [b for b in self.backups.values()
+                if b.get('volume_id') == volume_id
+                and b['status'] == 'creating']
+
     def get_backup(self, backup_id):
         if backup_id not in self.backups:
             raise exceptions.NotFound(backup_id)
@@ -115,6 +120,20 @@ def test_a_rerun_of_the_same_sync_makes_no_second_backup():
     assert len(cinder.backups) == 1
 
 
+def test_a_sync_meeting_another_syncs_backup_in_flight_shares_it():
+    cinder, state = FakeBackups(), {}
+    _sync(cinder, state, 'v1', 'run-1')
+    in_flight = backups.start_backup(cinder, state['chains']['v1'], 'v1',
+                                     'run-2')
+    cinder.backups[in_flight['backup_id']]['status'] = 'creating'
+    # Cinder refuses a backup of a volume being backed up: the other
+    # sync's serves.
+    shared = backups.start_backup(cinder, state['chains']['v1'], 'v1',
+                                  'run-3')
+    assert shared['backup_id'] == in_flight['backup_id']
+    assert len(cinder.backups) == 2
+
+
 def test_a_full_chain_is_replaced_and_the_old_one_pruned_newest_first():
     cinder, state = FakeBackups(), {}
     for run in range(backups.FULL_EVERY + 1):
@@ -162,8 +181,8 @@ def test_failover_imports_the_chain_oldest_first_and_restores_the_newest():
     class Restoring(FakeBackups):
         restored = []
 
-        def find_volume(self, name):
-            return None
+        def find_volumes(self, name):
+            return []
 
         def restore_backup_as(self, backup_id, name):
             self.restored.append((backup_id, name))

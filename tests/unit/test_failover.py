@@ -69,6 +69,12 @@ class FakeCinder:
     def find_volume(self, name):
         return self.existing
 
+    def find_volumes(self, name):
+        return [self.existing] if self.existing else []
+
+    def delete_volume(self, volume_id):
+        self.deleted = getattr(self, 'deleted', []) + [volume_id]
+
     def manage_volume(self, host, ref, name, **kwargs):
         self.managed.append((host, ref, name, kwargs))
         return {'id': 'dr-1', 'status': 'creating'}
@@ -94,6 +100,16 @@ def test_storage_promotion_takes_the_replica_over_once():
     assert failover.promote_volume(again, test_groups._definition(),
                                    VOLUME)['dr_volume_id'] == 'dr-1'
     assert again.managed == []
+
+
+def test_a_promotion_that_failed_before_is_made_again():
+    cinder = FakeCinder(_site(), existing={'id': 'dr-0',
+                                           'status': 'error'})
+    result = failover.promote_volume(cinder, test_groups._definition(),
+                                     VOLUME)
+    assert cinder.deleted == ['dr-0']
+    assert result['dr_volume_id'] == 'dr-1'
+    assert len(cinder.managed) == 1
 
 
 def test_promotion_needs_the_sites_storage_facts():
