@@ -8,6 +8,7 @@ Nothing here calls the primary site except :func:`fence_primary`, which
 treats a primary that does not answer as the normal case of a disaster.
 """
 
+import concurrent.futures
 import datetime
 
 from rescuer import backups
@@ -108,24 +109,38 @@ def fence_primary(compute, network, capture):
     :raises SiteUnreachable: when the primary does not answer.
     """
     ports = [p['id'] for p in capture['ports']]
-    down = []
-    for port in network.ports(set(ports)):
-        if port['admin_state_up']:
-            network.set_port_admin_state(port['id'], False)
-        down.append(port['id'])
+    found = network.ports(set(ports))
+    # Neutron updates one port per call: take them down side by side
+    # (one after the other, 50 ports took 3 s of a failover on the lab).
+    _in_parallel(lambda port: network.set_port_admin_state(port, False),
+                 [p['id'] for p in found if p['admin_state_up']])
+    down = [p['id'] for p in found]
     return {'ports_down': sorted(down),
             'servers_stopped': stop_servers(
                 compute, [s['id'] for s in capture['servers']])}
+
+
+FENCE_WORKERS = 8
+
+
+def _in_parallel(call, items):
+    """``call`` on every item, ``FENCE_WORKERS`` at a time; the first
+    error is raised once all are done."""
+    if not items:
+        return
+    with concurrent.futures.ThreadPoolExecutor(
+            min(FENCE_WORKERS, len(items))) as pool:
+        for future in [pool.submit(call, item) for item in items]:
+            future.result()
 
 
 def stop_servers(compute, server_ids):
     """Stop those of ``server_ids`` that exist and are not stopped yet;
     returns the ids that exist, in the order given."""
     present = {s['id']: s for s in compute.servers(set(server_ids))}
-    for server_id in server_ids:
-        if server_id in present and \
-                present[server_id]['status'] != 'SHUTOFF':
-            compute.stop(server_id)
+    _in_parallel(compute.stop, [
+        server_id for server_id in server_ids if server_id in present and
+        present[server_id]['status'] != 'SHUTOFF'])
     return [s for s in server_ids if s in present]
 
 
