@@ -11,13 +11,23 @@ measured in the same run (not tests: they print figures).
 2. Capture time and API calls for stacks of N resources.
 3. Achieved metadata RPO against a 10 s sync interval over several
    scheduled syncs.
+4. Achieved data RPO of a backup-protected volume, from pattern writes
+   (one a second) read back at site-b after a real failover.
+5. Sustained load: many protection groups syncing every 60 s - syncs,
+   RPO misses, and the DR site's CPU as the group count grows.
+
+Each part runs alone with ``--only failover|capture|rpo|data-rpo|load``.
 """
 
 import argparse
+import concurrent.futures
+import datetime
 import json
+import os
 import pathlib
 import statistics
 import sys
+import threading
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -31,11 +41,13 @@ from tests.functional import base  # noqa: E402
 MAX_SERVERS = 8
 
 
-def template(size, mode=None, rpo=600):
+def template(size, mode=None, rpo=600, servers=None):
     """A stack of ``size`` resources at site-a: a network, a subnet, a few
-    servers with a port each, and ports; with ``mode``, plus a protection
-    group of all of them (not counted)."""
-    servers = min(MAX_SERVERS, max(1, size // 10))
+    servers (``servers``, or one per ten resources) with a port each, and
+    ports; with ``mode``, plus a protection group of all of them (not
+    counted)."""
+    if servers is None:
+        servers = min(MAX_SERVERS, max(1, size // 10))
     resources = {
         'net': {'type': 'OS::Neutron::Net'},
         'subnet': {'type': 'OS::Neutron::Subnet', 'properties': {
@@ -199,21 +211,191 @@ def bench_rpo(cycles, workdir):
                 statistics.mean(samples) / 10, 2) if samples else None}
 
 
+def bench_data_rpo(workdir, seconds=60):
+    """Write a timestamped pattern to the example VNF's backup-protected
+    log volume every second; then kill site-a, fail over, and read the
+    restored volume at site-b: data RPO = last write - newest record."""
+    name = base.unique('drpo')
+    base.cli_json('site-a', 'stack', 'create', '--wait', '-t',
+                  str(REPO / 'examples' / 'protected-vnf.yaml'),
+                  '--parameter', 'rpo=20', name)
+    out = base.stack_outputs('site-a', name)
+    logs = out['members']['logs']
+    group = out['group_name']
+    written = []
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            stamp = time.time()
+            base.write_tag('site-a', logs, 't%.3f' % stamp)
+            written.append(stamp)
+            time.sleep(max(0.0, 1 - (time.time() - stamp)))
+        base.rescuer_lab('fail', 'site-a')
+        failed_at = time.time()
+        failover, execution = run_workflow('rescuer_dr.failover_v1',
+                                           {'groups': [group]})
+        [restored] = base.cli_json('site-b', 'volume', 'list', '--name',
+                                   'rescuer-%s' % logs)
+        tags = [float(t[1:]) for t in base.tags('site-b', restored['ID'])]
+        newest = max(tags) if tags else None
+        return {'interval_s': 10, 'rpo_target_s': 20,
+                'writes': len(written), 'records_restored': len(tags),
+                'last_write_to_failure_s': round(failed_at - written[-1], 1),
+                'data_rpo_s': round(written[-1] - newest, 1)
+                if newest else None,
+                'failover_s': round(failover, 1),
+                'report_rpo_s': execution['output']['report']['groups'][0][
+                    'achieved_rpo']}
+    finally:
+        base.rescuer_lab('recover', 'site-a', check=False)
+        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+                 check=False)
+        base.cli('site-b', 'stack', 'delete', '--yes', '--wait',
+                 out['recovery_stack_id'], check=False)
+        for volume in base.cli_json('site-b', 'volume', 'list', '--name',
+                                    'rescuer-%s' % logs):
+            base.delete_volume('site-b', volume['ID'])
+
+
+def _site_cpu_seconds(site='site-b'):
+    """CPU seconds (user + system) used so far by the site's service
+    process groups (each lab service leads its own group)."""
+    run = pathlib.Path(base.lab_env()['RESCUER_LAB_DIR']) / site / 'run'
+    groups = set()
+    for pid_file in run.glob('*.pid'):
+        try:
+            groups.add(int(pid_file.read_text().strip()))
+        except ValueError:
+            pass
+    ticks = 0
+    for proc in pathlib.Path('/proc').iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / 'stat').read_text().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in groups:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf('SC_CLK_TCK')
+
+
+def _sync_executions(since):
+    """Sync executions created since ``since`` (UTC, Mistral's format):
+    [{group, state, achieved_rpo, rpo_missed}]."""
+    sess, endpoint = base.api('site-b', 'workflowv2')
+    found, marker = [], None
+    while True:
+        url = ('/executions?workflow_name=rescuer_dr.sync_v1&limit=500'
+               '&created_at=gte:%s&fields=id,state,input,output' % since)
+        if marker:
+            url += '&marker=%s' % marker
+        page = sess.get(url, endpoint_filter=endpoint).json()['executions']
+        for execution in page:
+            output = json.loads(execution.get('output') or '{}')
+            sync_record = output.get('sync') or {}
+            found.append({
+                'group': json.loads(execution['input'])['group'],
+                'state': execution['state'],
+                'achieved_rpo': sync_record.get('achieved_rpo'),
+                'rpo_missed': bool(output.get('rpo_missed'))})
+        if len(page) < 500:
+            return found
+        marker = page[-1]['id']
+
+
+def _observe(groups, minutes, workdir):
+    """Syncs and DR-site CPU over ``minutes`` with ``groups`` live."""
+    since = datetime.datetime.now(datetime.timezone.utc).strftime(
+        '%Y-%m-%d %H:%M:%S')
+    cpu0, wall0 = _site_cpu_seconds(), time.monotonic()
+    time.sleep(minutes * 60)
+    cpu = _site_cpu_seconds() - cpu0
+    wall = time.monotonic() - wall0
+    runs = [r for r in _sync_executions(since) if r['group'] in groups]
+    done = [r for r in runs if r['state'] == 'SUCCESS']
+    rpos = [r['achieved_rpo'] for r in done
+            if r['achieved_rpo'] is not None]
+    per_group = {g: sum(1 for r in done if r['group'] == g) for g in groups}
+    return {'groups': len(groups), 'minutes': minutes,
+            'syncs_ok': len(done),
+            'syncs_failed': sum(1 for r in runs if r['state'] == 'ERROR'),
+            'syncs_running': sum(1 for r in runs if r['state'] == 'RUNNING'),
+            'groups_without_sync': sum(1 for n in per_group.values()
+                                       if n == 0),
+            'rpo_missed': sum(1 for r in done if r['rpo_missed']),
+            'achieved_rpo_mean_s': round(statistics.mean(rpos), 1)
+            if rpos else None,
+            'achieved_rpo_max_s': max(rpos) if rpos else None,
+            'dr_cpu_percent_of_one_core': round(100 * cpu / wall, 1)}
+
+
+def bench_load(steps, minutes, workdir, members=4):
+    """Protection groups of ``members`` resources (a network, a subnet and
+    ports, no server), RPO 120 s (a sync every 60 s): observe at each
+    group count of ``steps`` (e.g. 50, 100) for ``minutes``; the idle DR
+    site first."""
+    rows = [_observe([], min(minutes, 1), workdir)]
+    print(json.dumps(rows[-1]), flush=True)
+    path = write(workdir / 'load.json', template(members, 'cold-standby',
+                                                 rpo=120, servers=0))
+    stacks, lock = {}, threading.Lock()
+
+    def create(index):
+        name = 'load-%03d-%s' % (index, base.unique('g'))
+        base.cli_json('site-a', 'stack', 'create', '--wait', '-t', path,
+                      '--timeout', '30', name)
+        out = base.stack_outputs('site-a', name)
+        with lock:
+            stacks[name] = out
+    try:
+        made = 0
+        for step in steps:
+            with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                list(pool.map(create, range(made, step)))
+            made = step
+            rows.append(_observe([o['group_name'] for o in stacks.values()],
+                                 minutes, workdir))
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        def delete(name):
+            base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+                     check=False)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(delete, list(stacks)))
+    return {'members_per_group': members, 'sync_interval_s': 60,
+            'rpo_target_s': 120, 'steps': rows}
+
+
+PARTS = ('failover', 'capture', 'rpo', 'data-rpo', 'load')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='10,50,200')
     parser.add_argument('--capture-sizes', default='10,50,200,500')
     parser.add_argument('--rpo-cycles', type=int, default=6)
+    parser.add_argument('--load-steps', default='50,100',
+                        help='group counts to observe the load at')
+    parser.add_argument('--load-minutes', type=float, default=3)
+    parser.add_argument('--only', choices=PARTS, action='append',
+                        help='run only this part (repeatable)')
     args = parser.parse_args()
     workdir = pathlib.Path(base.lab_env()['RESCUER_LAB_DIR']) / 'bench'
     workdir.mkdir(exist_ok=True)
-    results = {
-        'failover': bench_failover(
+    parts = args.only or PARTS
+    runners = {
+        'failover': lambda: bench_failover(
             [int(s) for s in args.sizes.split(',') if s], workdir),
-        'capture': bench_capture(
+        'capture': lambda: bench_capture(
             [int(s) for s in args.capture_sizes.split(',') if s], workdir),
-        'rpo': bench_rpo(args.rpo_cycles, workdir),
+        'rpo': lambda: bench_rpo(args.rpo_cycles, workdir),
+        'data-rpo': lambda: bench_data_rpo(workdir),
+        'load': lambda: bench_load(
+            [int(s) for s in args.load_steps.split(',') if s],
+            args.load_minutes, workdir),
     }
+    results = {part: runners[part]() for part in PARTS if part in parts}
     print(json.dumps(results, indent=2))
     (workdir / 'results.json').write_text(json.dumps(results, indent=2))
 

@@ -7,7 +7,8 @@ volume and network is created, nothing is put in service (no floating IPs),
 and its networks are new ones - isolated from the primary, from the
 standby stack and from traffic.  The primary, its replication and the
 standby stack are never touched, so replicated volumes come up empty: the
-drill proves the recovery of the group's metadata, not of its data.
+drill proves the recovery of the group's metadata, not of its data - and
+its report says so, naming the volumes.
 """
 
 from rescuer import heat

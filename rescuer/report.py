@@ -45,7 +45,8 @@ def build(kind, run_id, site, plan, executions, fences=None,
     """The report of one run.
 
     :param plan: ``{started_at, tiers: [[group]], groups: {group: {tier,
-        rpo, rto, last_sync_time}}}`` from the run's planning step.
+        rpo, rto, last_sync_time, replicated_volumes}}}`` from the run's
+        planning step.
     :param executions: the run's executions (root first or not), each
         ``{id, workflow_name, input, state, state_info, created_at,
         updated_at, tasks: [{name, state, state_info, created_at,
@@ -67,6 +68,13 @@ def build(kind, run_id, site, plan, executions, fences=None,
             groups.append(_group(name, plan['groups'][name], by_group.get(
                 name), start, fences.get(name), resources.get(name),
                 warnings, failures))
+            empty = plan['groups'][name].get('replicated_volumes')
+            if kind == 'drill' and empty:
+                warnings.append(
+                    'group %s: a drill does not touch replication: its '
+                    'replicated volumes (%s) came up empty at the DR site; '
+                    'the drill proved the metadata, not the data'
+                    % (name, ', '.join(empty)))
     tiers = []
     for tier in plan['tiers']:
         members = [g for g in groups if g['group'] in tier]

@@ -50,7 +50,10 @@ class PlanFailoverAction(base.PlanAction):
                              'rpo': definition['rpo'],
                              'rto': definition['rto'],
                              'last_sync_time': capture['captured_at'],
-                             'capture_id': capture['capture_id']}
+                             'capture_id': capture['capture_id'],
+                             'replicated_volumes': [
+                                 v['volume_id'] for v in
+                                 failover.replicated_volumes(capture)]}
         problems = failover.capacity_problems(site, demands)
         if problems:
             raise exceptions.InvalidGroup('; '.join(problems))

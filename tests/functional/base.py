@@ -124,9 +124,10 @@ def wait_execution(execution_id, cloud='site-b', timeout=120):
 def ensure_workbook(path, cloud='site-b'):
     """Create or update a workbook through the CLI, as an operator would."""
     name = path.stem
-    exists = cli(cloud, 'workbook', 'show', name, check=False)
-    verb = 'update' if exists.returncode == 0 else 'create'
-    cli(cloud, 'workbook', verb, str(path))
+    if cli(cloud, 'workbook', 'show', name, check=False).returncode == 0:
+        cli(cloud, 'workbook', 'update', str(path))
+    else:
+        cli(cloud, 'workbook', 'create', str(path))
     return name
 
 

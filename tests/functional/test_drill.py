@@ -38,6 +38,10 @@ def test_drill_leaves_no_trace_and_disturbs_nothing():
         assert {'start', 'wait_up', 'check_health', 'clean_up'} <= {
             s['step'] for s in drilled['steps']}
         assert 0 < drilled['achieved_rto'] <= report['seconds']
+        # The report says what a drill does not prove: the data.
+        [empty] = [w for w in report['warnings'] if 'came up empty' in w]
+        assert out['members']['data'] in empty
+        assert out['members']['logs'] in empty
 
         # No trace at site-b, nothing changed at site-a or in the standby.
         assert base.cli('site-b', 'stack', 'show', 'rescuer-drill-%s' % group,

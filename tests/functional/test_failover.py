@@ -69,11 +69,35 @@ def protected_vnf():
         base.delete_volume('site-b', volume['ID'])
 
 
+def _operator_views(execution_id, report, group, tmp_path):
+    """The run as the guides show an operator reading it: the report
+    (table, JSON, timeline) and the execution's output."""
+    table = base.cli('site-b', 'rescuer', 'report', 'show',
+                     execution_id).stdout
+    assert 'failover' in table and group in table
+    assert json.loads(base.cli('site-b', 'rescuer', 'report', 'show',
+                               execution_id, '--json').stdout) == report
+    picture = tmp_path / 'failover.svg'
+    base.cli('site-b', 'rescuer', 'report', 'show', execution_id, '--svg',
+             str(picture))
+    assert picture.read_text().lstrip().startswith('<svg')
+    output = base.cli('site-b', 'workflow', 'execution', 'output', 'show',
+                      execution_id).stdout
+    assert json.loads(output)['report'] == report
+
+
 def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
-        protected_vnf):
+        protected_vnf, tmp_path):
     name, out, resources = protected_vnf
     group, data, logs = (out['group_name'], resources['data'],
                          resources['logs'])
+    # What the user guide shows after a stack create: the outputs and the
+    # group's schedule.
+    shown = base.cli('site-a', 'stack', 'output', 'show', name,
+                     '--all').stdout
+    assert group in shown
+    assert 'rescuer-sync-%s' % group in base.cli(
+        'site-b', 'cron', 'trigger', 'list').stdout
     assert out['workflows']['failover'] == {
         'workflow': 'rescuer_dr.failover_v1', 'input': {'groups': [group]}}
     # The log volume is protected by backups: a sync after the write
@@ -108,6 +132,7 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
     assert recovered['resources']['servers'] == 1
     # site-a was down: the fence is recorded, not yet enforced.
     assert any('not fenced yet' in w for w in report['warnings'])
+    _operator_views(execution['id'], report, group, tmp_path)
 
     # The VNF serves at site-b, on the data of the replication point.
     recovery = base.cli_json('site-b', 'stack', 'show',

@@ -132,3 +132,16 @@ def test_timeline_picture_renders_lanes_bars_and_rto_lines():
     # A bar per group and per step; the failed step is red.
     assert len(bars) == 5
     assert any(b.get('fill') == '#c62828' for b in bars)
+
+
+def test_a_drill_warns_that_replicated_volumes_came_up_empty():
+    planned = dict(_group_planned(1), replicated_volumes=['v-1', 'v-2'])
+    executions = [_root(), _execution('g', 'SUCCESS', '00:01', '00:20', [
+        _task('start', '00:01', '00:02')])]
+    drill = report.build('drill', 'run-1', 'site-b', _plan(g=planned),
+                         executions)
+    assert any('replicated volumes (v-1, v-2) came up empty' in w
+               for w in drill['warnings'])
+    failover = report.build('failover', 'run-1', 'site-b', _plan(g=planned),
+                            executions)
+    assert not any('came up empty' in w for w in failover['warnings'])
