@@ -19,6 +19,8 @@ from rescuer import render
 from rescuer import sync
 
 CAPACITY_KEYS = ('instances', 'vcpus', 'ram_mb', 'volumes_gb')
+# Groups one failover, switchover, drill or failback run may name.
+MAX_GROUPS = 500
 
 
 def now():
@@ -40,6 +42,16 @@ def plan(store, group_names):
             'groups must be a list of protection group names')
     if not group_names:
         raise exceptions.InvalidGroup('name at least one protection group')
+    if len(group_names) > MAX_GROUPS:
+        raise exceptions.InvalidGroup(
+            '%d groups named: a run takes at most %d (split the run)'
+            % (len(group_names), MAX_GROUPS))
+    unusable = [n for n in group_names if not groups.usable_name(n)]
+    if unusable:
+        raise exceptions.InvalidGroup(
+            'not protection group names: %s' % ', '.join(
+                repr(n[:40] + ('...' if len(n) > 40 else ''))
+                for n in unusable[:5]))
     problems, tiers = [], {}
     for name in group_names:
         try:

@@ -58,6 +58,11 @@ FIELDS = (
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$')
 
 
+def usable_name(name):
+    """True for a string that can name a protection group."""
+    return isinstance(name, str) and bool(_NAME.match(name))
+
+
 def trigger_name(group):
     return 'rescuer-sync-%s' % group
 

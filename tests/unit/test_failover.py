@@ -191,3 +191,15 @@ def test_fencing_takes_ports_down_then_stops_what_runs():
         'ports_down': ['p1', 'p2'], 'servers_stopped': ['a', 'b']}
     assert network.calls == [('port', 'p1', False)]
     assert compute.calls == [('stop', 'a')]
+
+
+def test_plan_refuses_oversize_and_unusable_inputs_before_reading(tmp_path):
+    kept = store.DirectoryStore(tmp_path)
+    with pytest.raises(exceptions.InvalidGroup, match='at most 500'):
+        failover.plan(kept, ['g%d' % n for n in range(501)])
+    with pytest.raises(exceptions.InvalidGroup,
+                       match='not protection group names'):
+        failover.plan(kept, ['x' * 100000])
+    with pytest.raises(exceptions.InvalidGroup,
+                       match='not protection group names'):
+        failover.plan(kept, ['../../etc'])
