@@ -127,6 +127,12 @@ def capture_stack(session, site, stack_id, group=None, members=None):
     """
     api = CountingAPI(session, site)
     stack = api.get('orchestration', '/stacks/%s' % stack_id)['stack']
+    if stack['stack_status'].startswith('DELETE'):
+        # Its group is being unregistered: a sync now would back up and
+        # snapshot volumes that Heat is detaching and deleting.
+        raise exceptions.InvalidCapture(
+            'stack %s at site %s is %s: nothing to capture'
+            % (stack_id, site.name, stack['stack_status']))
     path = '/stacks/%s/%s' % (stack['stack_name'], stack['id'])
     template = api.get('orchestration', path + '/template')
     listed = api.get('orchestration', path + '/resources')['resources']

@@ -92,3 +92,11 @@ def test_missing_stack_is_a_clear_error():
                        match='orchestration /stacks/nope: not found at '
                              'site site-a'):
         capture.capture_stack(FakeSession({}), SITE, 'nope')
+
+
+def test_a_stack_being_deleted_is_not_captured():
+    answers = _answers()
+    answers['/stacks/st']['stack']['stack_status'] = 'DELETE_IN_PROGRESS'
+    with pytest.raises(exceptions.InvalidCapture,
+                       match='DELETE_IN_PROGRESS: nothing to capture'):
+        capture.capture_stack(FakeSession(answers), SITE, 'st', group='g')
