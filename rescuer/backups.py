@@ -29,8 +29,11 @@ import json
 from rescuer import exceptions
 from rescuer import render
 
-# Backups in a chain before the next sync starts a new one (full).
-FULL_EVERY = 8
+# Backups in a chain before the next sync starts a new one (full).  A
+# backup-protected volume holds up to 2 * FULL_EVERY + 2 backups at its
+# primary (its chain, the replaced chain being pruned, the resource's own
+# first backup, a sync's in flight): mind the project's backup quota.
+FULL_EVERY = 4
 SYNC_BACKUP = 'rescuer-sync-'
 
 

@@ -99,15 +99,14 @@ class ReleaseBackupsAction(base.GroupAction):
     records a failover imported at the DR site) and delete what can be
     deleted now, when the group is unregistered; retry while the result
     is ``IN_PROGRESS`` (Cinder deletes an incremental backup before its
-    parent).  A failed-over group keeps its chains.
+    parent).  A failed-over group's chains go too: its data lives in the
+    promoted volumes now (restored copies, not the backups).
 
     :param group: the group name.
     :returns: ``COMPLETE`` once nothing is left, else ``IN_PROGRESS``.
     """
 
     def execute(self, context):
-        if self.store().fence(self.group) is not None:
-            return 'COMPLETE'
         return 'IN_PROGRESS' if release(self) else 'COMPLETE'
 
 

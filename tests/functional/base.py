@@ -45,10 +45,23 @@ def cli(cloud, *args, check=True):
         capture_output=True, text=True, stdin=subprocess.DEVNULL,
         env=lab_env(), timeout=300)
     if check and result.returncode != 0:
+        _remove_failed_stack(cloud, args)
         raise AssertionError('openstack --os-cloud %s %s failed (%d):\n%s'
                              % (cloud, ' '.join(args), result.returncode,
                                 result.stderr))
     return result
+
+
+def _remove_failed_stack(cloud, args):
+    """A stack whose create failed is deleted at once: the test that
+    made it never reaches its clean-up, and what it holds (volumes,
+    backups) would count against the next tests' quotas."""
+    args = list(args)
+    if args[-2:] == ['-f', 'json']:
+        args = args[:-2]
+    if args[:2] == ['stack', 'create'] and '--dry-run' not in args:
+        cli(cloud, 'stack', 'delete', '--yes', '--wait', args[-1],
+            check=False)
 
 
 def cli_json(cloud, *args):
