@@ -97,6 +97,20 @@ def stack_outputs(cloud, stack):
             cli_json(cloud, 'stack', 'show', stack)['outputs']}
 
 
+PROTECTED_VNF = REPO / 'examples' / 'protected-vnf.yaml'
+
+
+def create_protected_vnf(prefix, rpo):
+    """``examples/protected-vnf.yaml`` at site-a with RPO ``rpo``: returns
+    (stack name, outputs, {resource name: physical id})."""
+    name = unique(prefix)
+    cli_json('site-a', 'stack', 'create', '--wait', '-t', str(PROTECTED_VNF),
+             '--parameter', 'rpo=%d' % rpo, name)
+    return name, stack_outputs('site-a', name), {
+        r['resource_name']: r['physical_resource_id'] for r in
+        cli_json('site-a', 'stack', 'resource', 'list', name)}
+
+
 def service_port_parameter():
     """`examples/vnf-site.yaml`'s service_port, random: port chains of one
     project must not have overlapping classifiers."""

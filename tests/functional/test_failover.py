@@ -11,8 +11,6 @@ from rescuer import sites
 from rescuer import store
 from tests.functional import base
 
-TEMPLATE = str(base.REPO / 'examples' / 'protected-vnf.yaml')
-
 
 def _workflow(outputs, purpose):
     """(workflow, input) the protection group names for ``purpose``."""
@@ -52,12 +50,7 @@ def _promoted(volume_id):
 
 @pytest.fixture
 def protected_vnf():
-    name = base.unique('fo')
-    base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
-                  '--parameter', 'rpo=60', name)
-    out = base.stack_outputs('site-a', name)
-    resources = {r['resource_name']: r['physical_resource_id'] for r in
-                 base.cli_json('site-a', 'stack', 'resource', 'list', name)}
+    name, out, resources = base.create_protected_vnf('fo', 60)
     yield name, out, resources
     base.rescuer_lab('recover', 'site-a', check=False)
     base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,

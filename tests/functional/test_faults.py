@@ -18,8 +18,6 @@ from rescuer import store
 from tests.functional import base
 from tests.functional import test_failover
 
-TEMPLATE = str(base.REPO / 'examples' / 'protected-vnf.yaml')
-
 
 def _store():
     registry = sites.Registry.load(base.lab_env()['RESCUER_SITES_FILE'])
@@ -47,13 +45,8 @@ def _wait_for_task(execution_id, names, timeout=120):
 
 @pytest.fixture
 def protected_vnf():
-    name = base.unique('fault')
     # A long interval: the syncs here are the test's own.
-    base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
-                  '--parameter', 'rpo=3600', name)
-    out = base.stack_outputs('site-a', name)
-    resources = {r['resource_name']: r['physical_resource_id'] for r in
-                 base.cli_json('site-a', 'stack', 'resource', 'list', name)}
+    name, out, resources = base.create_protected_vnf('fault', 3600)
     yield name, out, resources
     base.rescuer_lab('recover', 'site-b', check=False)
     base.rescuer_lab('recover', 'site-a', check=False)

@@ -11,18 +11,12 @@ import pytest
 from tests.functional import base
 from tests.functional import test_failover
 
-TEMPLATE = str(base.REPO / 'examples' / 'protected-vnf.yaml')
 OTHER = 'site-b-tenant-b'
 
 
 @pytest.fixture(scope='module')
 def protected_vnf():
-    name = base.unique('iso')
-    base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
-                  '--parameter', 'rpo=600', name)
-    out = base.stack_outputs('site-a', name)
-    resources = {r['resource_name']: r['physical_resource_id'] for r in
-                 base.cli_json('site-a', 'stack', 'resource', 'list', name)}
+    name, out, resources = base.create_protected_vnf('iso', 600)
     yield name, out, resources
     base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
              check=False)
