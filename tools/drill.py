@@ -2,14 +2,18 @@
 runs it, with the `openstack` CLI and the DR site's Mistral.
 
 1. deploy two protected VNFs at site-a (tier 1 and tier 2, each a server
-   with a port on its service network and a storage-replicated data
-   volume), protected to site-b in hot standby;
-2. let a scheduled sync run; write data and replicate it;
+   with a port on its service network, a storage-replicated data volume
+   and a backup-protected log volume), protected to site-b in hot
+   standby;
+2. write log records, let a scheduled sync back them up; write data and
+   replicate it;
 3. a non-disruptive drill at site-b;
 4. disaster: `rescuer-lab fail site-a`; fail over; check the VNFs at
-   site-b (servers ACTIVE, data of the replication point);
+   site-b (servers ACTIVE, data of the replication point, logs of the
+   last sync's backup);
 5. `rescuer-lab recover site-a`; fail back; check the VNFs at site-a
-   (fresh servers ACTIVE, data written at site-b) and site-b in standby;
+   (fresh servers ACTIVE, data and logs written at site-b) and site-b in
+   standby;
 6. print the reports, and where their JSON and timeline pictures are.
 
 Exits 0 only if every step succeeded and every check held.  Run with the
@@ -110,7 +114,12 @@ def main():
     stacks = deploy()
     groups = [stacks[name]['out']['group_name'] for name, _, _ in VNFS]
 
-    first = {n: s['out']['last_sync_time'] for n, s in stacks.items()}
+    for name, s in stacks.items():
+        base.write_tag('site-a', s['resources']['logs'], 'logged')
+    say('log records written at site-a (their volumes are protected by a '
+        'backup at each sync)')
+    first = {n: base.stack_outputs('site-a', n)['last_sync_time']
+             for n in stacks}
     say('waiting for a scheduled sync (every %d s)' % (RPO // 2))
     base.wait_for(lambda: all(
         base.stack_outputs('site-a', n)['last_sync_time'] > first[n]
@@ -149,6 +158,12 @@ def main():
         check(base.tags('site-b', promoted['ID']) == ['before-disaster'],
               '%s data at site-b is that of the replication point' % name)
         base.write_tag('site-b', promoted['ID'], 'written-at-site-b')
+        [restored] = base.cli_json('site-b', 'volume', 'list', '--name',
+                                   'rescuer-%s' % s['resources']['logs'])
+        check(base.tags('site-b', restored['ID']) == ['logged'],
+              '%s logs at site-b are those of the last sync\'s backup'
+              % name)
+        base.write_tag('site-b', restored['ID'], 'logged-at-site-b')
 
     say('site-a is back: rescuer-lab recover site-a')
     base.rescuer_lab('recover', 'site-a')
@@ -162,6 +177,9 @@ def main():
               ['before-disaster', 'written-at-site-b'],
               '%s data at site-a includes what was written at site-b'
               % name)
+        check(base.tags('site-a', s['resources']['logs']) ==
+              ['logged', 'logged-at-site-b'],
+              '%s logs at site-a include what was logged at site-b' % name)
         recovery = base.cli_json('site-b', 'stack', 'show',
                                  s['out']['recovery_stack_id'])
         check(recovery['parameters']['standby_level'] == 'hot' and
