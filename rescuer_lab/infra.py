@@ -5,6 +5,7 @@ shared MariaDB account for the lab's services.
 """
 
 import os
+import pathlib
 import shutil
 import subprocess
 import time
@@ -52,6 +53,31 @@ def ensure_tools():
     """Command-line tools the services call: qemu-img (Cinder, images)."""
     if not shutil.which('qemu-img'):
         _apt_install('qemu-utils')
+
+
+RESERVED_PORTS = pathlib.Path('/proc/sys/net/ipv4/ip_local_reserved_ports')
+
+
+def reserve_ports(ports):
+    """Keep the kernel from handing the lab's listening ports out as the
+    local ports of outgoing connections: site-b's (35000, 38774, ...) lie
+    in the ephemeral range, and a uwsgi restarted while some client
+    connection held its port failed with 'Address already in use'.
+    Returns False where the setting cannot be written (a read-only
+    /proc): the lab still runs, with that small risk."""
+    try:
+        current = RESERVED_PORTS.read_text().strip()
+        held = set()
+        for part in filter(None, current.split(',')):
+            low, _, high = part.partition('-')
+            held.update(range(int(low), int(high or low) + 1))
+        missing = set(ports) - held
+        if missing:
+            RESERVED_PORTS.write_text(','.join(
+                filter(None, [current] + [str(p) for p in sorted(missing)])))
+        return True
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------- MariaDB

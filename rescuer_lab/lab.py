@@ -369,10 +369,19 @@ def _in_parallel(function, sites, *args):
             '\n\n'.join(str(e) for e in errors))
 
 
+def _reserve_ports(sites):
+    ports = {urllib.parse.urlsplit(s.probe_url).port
+             for s in svcs.all_services(sites) if s.probe_url}
+    if not infra.reserve_ports(ports):
+        say(None, 'could not reserve the lab ports from the ephemeral '
+                  'range (%s is read-only)' % infra.RESERVED_PORTS)
+
+
 def up(sites=topo.SITES):
     started = time.monotonic()
     installer.ensure_venv()
     infra.ensure_tools()
+    _reserve_ports(sites)
     infra.ensure_mariadb()
     infra.ensure_rabbitmq()
     secrets = lab_secrets.Secrets()
@@ -387,6 +396,7 @@ def up(sites=topo.SITES):
 
 def recover(site):
     """Restart a failed site on its surviving databases."""
+    _reserve_ports([site])
     infra.ensure_mariadb()
     infra.ensure_rabbitmq()
     secrets = lab_secrets.Secrets()

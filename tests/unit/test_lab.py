@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from rescuer_lab import infra
 from rescuer_lab import lab
 from rescuer_lab import paths
 from rescuer_lab import procs
@@ -285,3 +286,17 @@ def test_keystone_bootstrap_takes_its_password_from_the_environment(lab_dir):
     password = secrets.get('site-a/admin')
     assert password not in bootstrap[0]
     assert bootstrap[3] == {'OS_BOOTSTRAP_PASSWORD': password}
+
+
+def test_lab_ports_are_reserved_from_the_ephemeral_range(tmp_path,
+                                                         monkeypatch):
+    setting = tmp_path / 'ip_local_reserved_ports'
+    setting.write_text('8080,9000-9002\n')
+    monkeypatch.setattr(infra, 'RESERVED_PORTS', setting)
+    assert infra.reserve_ports({35000, 9001, 38774})
+    assert setting.read_text() == '8080,9000-9002,35000,38774'
+    # Nothing to add: the setting is left alone.
+    assert infra.reserve_ports({35000})
+    assert setting.read_text() == '8080,9000-9002,35000,38774'
+    monkeypatch.setattr(infra, 'RESERVED_PORTS', tmp_path / 'no' / 'such')
+    assert infra.reserve_ports({35000}) is False
