@@ -8,12 +8,10 @@ import pytest
 from rescuer import capture
 from tests.functional import base
 
-WORKBOOK = base.REPO / 'workbooks' / 'rescuer_dr.yaml'
 VNF_SITE = str(base.REPO / 'examples' / 'vnf-site.yaml')
 
 
 def _capture(stack, group, members=None):
-    base.ensure_workbook(WORKBOOK)
     inputs = {'site': 'site-a', 'stack': stack, 'group': group}
     if members:
         inputs['members'] = members
@@ -119,7 +117,6 @@ def _tasks(execution_id):
 def test_consistency_hooks_wrap_the_capture(vnf_stack, template):
     hooks = template(HOOKS, name='rescuer_test_hooks.yaml')
     base.ensure_workbook(pathlib.Path(hooks))
-    base.ensure_workbook(WORKBOOK)
     inputs = {'site': 'site-a', 'stack': vnf_stack,
               'group': base.unique('hooked'),
               'pre_workflow': 'rescuer_test_hooks.quiesce_v1',

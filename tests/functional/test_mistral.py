@@ -2,7 +2,6 @@
 
 from tests.functional import base
 
-WORKBOOK = base.REPO / 'workbooks' / 'rescuer_sites.yaml'
 RANDOM_STRING = '''
 heat_template_version: 2021-04-16
 resources:
@@ -20,7 +19,6 @@ def test_rescuer_actions_reach_each_site_through_its_own_keystone(template):
     for site, name in names.items():
         base.cli(site, 'stack', 'create', '--wait', '-t', path, name)
     try:
-        base.ensure_workbook(WORKBOOK)
         execution = base.wait_execution(
             base.start_execution('rescuer_sites.check_v1'))
         assert execution['state'] == 'SUCCESS', execution.get('state_info')
@@ -42,7 +40,6 @@ def test_rescuer_actions_reach_each_site_through_its_own_keystone(template):
 
 
 def test_unknown_sites_are_refused_before_any_site_is_called():
-    base.ensure_workbook(WORKBOOK)
     execution = base.wait_execution(base.start_execution(
         'rescuer_sites.check_v1', {'sites': ['site-z', 'site-a', 'nowhere']}))
     assert execution['state'] == 'ERROR'
@@ -56,7 +53,6 @@ def test_unknown_sites_are_refused_before_any_site_is_called():
 
 
 def test_workflow_output_carries_no_credentials():
-    base.ensure_workbook(WORKBOOK)
     execution = base.wait_execution(
         base.start_execution('rescuer_sites.check_v1'))
     assert execution['state'] == 'SUCCESS'

@@ -54,13 +54,12 @@ def test_no_credential_in_a_protected_stacks_outputs_events_and_runs():
             'site-a outputs': base.cli('site-a', 'stack', 'output', 'show',
                                        name, '--all').stdout,
             'site-a events': base.cli('site-a', 'stack', 'event', 'list',
-                                      name, '--long').stdout,
+                                      name).stdout,
             'site-b outputs': base.cli('site-b', 'stack', 'output', 'show',
                                        out['recovery_stack_id'],
                                        '--all').stdout,
             'site-b events': base.cli('site-b', 'stack', 'event', 'list',
-                                      out['recovery_stack_id'],
-                                      '--long').stdout}
+                                      out['recovery_stack_id']).stdout}
         sess, endpoint = base.api('site-b', 'workflowv2')
         seen['site-b executions'] = sess.get(
             '/executions?limit=300&sort_keys=created_at&sort_dirs=desc&'
