@@ -14,11 +14,15 @@ class CinderAPI(rest.ServiceAPI):
     def _v3(self, method, path, body=None, ok=(200, 201, 202, 204)):
         return self._call(method, path, body, ok=ok, headers=MICROVERSION)
 
-    def _first(self, collection, name):
-        """The first of ``collection`` called ``name`` in the session's
-        project, or None."""
-        found = self._v3('GET', '/%s/detail?name=%s' % (collection, name))[
+    def _named(self, collection, name):
+        """Every one of ``collection`` called ``name`` in the session's
+        project."""
+        return self._v3('GET', '/%s/detail?name=%s' % (collection, name))[
             collection]
+
+    def _first(self, collection, name):
+        """The first of ``collection`` called ``name``, or None."""
+        found = self._named(collection, name)
         return found[0] if found else None
 
     def find_volume(self, name):
@@ -27,7 +31,7 @@ class CinderAPI(rest.ServiceAPI):
 
     def find_volumes(self, name):
         """Every volume called ``name`` in the session's project."""
-        return self._v3('GET', '/volumes/detail?name=%s' % name)['volumes']
+        return self._named('volumes', name)
 
     def get_volume(self, volume_id):
         return self._v3('GET', '/volumes/%s' % volume_id)['volume']

@@ -5,7 +5,6 @@ these run with Rescuer's own credential at both sites."""
 
 from rescuer import backups
 from rescuer import cinder
-from rescuer import exceptions
 from rescuer_mistral.actions import base
 
 
@@ -55,7 +54,8 @@ class RecordSyncBackupsAction(base.GroupAction):
         if not self.new and not state['retired']:
             return {'volumes': {}, 'retired': 0}
         definition = self.definition()
-        primary = self.at('primary', cinder.CinderAPI)
+        apis = cinder_at_both_sites(self)
+        primary = apis[definition['primary_site']]
         volumes = {}
         for item in self.new:
             chain = backups.chain_to(
@@ -67,9 +67,7 @@ class RecordSyncBackupsAction(base.GroupAction):
                 backups.newest(state, item['volume_id'], self.group),
                 chain_length=len(chain))
         store.save_backups(self.group, state)
-        dr = self.at('recovery', cinder.CinderAPI)
-        retired = backups.prune(state, {definition['primary_site']: primary,
-                                        dr.site.name: dr})
+        retired = backups.prune(state, apis)
         store.save_backups(self.group, state)
         return {'volumes': volumes, 'retired': retired}
 
@@ -119,13 +117,15 @@ def release(action):
                                definition['primary_site'],
                                definition['recovery_site'])
     store.save_backups(action.group, state)
-    apis = {}
-    for which in ('primary', 'recovery'):
-        try:
-            api = action.at(which, cinder.CinderAPI)
-            apis[api.site.name] = api
-        except exceptions.SiteUnreachable:
-            pass
-    left = backups.prune(state, apis)
+    left = backups.prune(state, cinder_at_both_sites(action))
     store.save_backups(action.group, state)
     return left
+
+
+def cinder_at_both_sites(action):
+    """``{site name: CinderAPI}`` at the group's primary and DR site, with
+    Rescuer's credential (a site that does not answer is met, and skipped,
+    call by call in :func:`rescuer.backups.prune`)."""
+    apis = (action.at('primary', cinder.CinderAPI),
+            action.at('recovery', cinder.CinderAPI))
+    return {api.site.name: api for api in apis}
