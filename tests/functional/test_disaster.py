@@ -60,7 +60,6 @@ def _stack_state(stack):
 
 
 def _capture_before_the_disaster(stack):
-    base.ensure_workbook(base.REPO / 'workbooks' / 'rescuer_dr.yaml')
     group = base.unique('dr-group')
     execution = base.wait_execution(base.start_execution(
         'rescuer_dr.capture_v1', {'site': 'site-a', 'stack': stack,
@@ -75,7 +74,6 @@ def test_site_a_loss_and_recovery(site_a_workload, template):
         'CREATE_COMPLETE', {'function': 'ACTIVE', 'client': 'ACTIVE'},
         {'boot_volume': 'in-use', 'data_volume': 'in-use'})
     group, capture_id = _capture_before_the_disaster(stack)
-    base.ensure_workbook(base.REPO / 'workbooks' / 'rescuer_sites.yaml')
     managed = None
     try:
         base.rescuer_lab('fail', 'site-a')

@@ -13,7 +13,6 @@ VNF_SITE = str(base.REPO / 'examples' / 'vnf-site.yaml')
 
 
 def _capture(site, stack, group):
-    base.ensure_workbook(base.REPO / 'workbooks' / 'rescuer_dr.yaml')
     execution = base.wait_execution(base.start_execution(
         'rescuer_dr.capture_v1', {'site': site, 'stack': stack,
                                   'group': group}), timeout=300)
