@@ -135,6 +135,24 @@ def retire(state, site, backup_ids):
     return state
 
 
+def retire_strays(state, cinder, volume_id, statuses=('error',)):
+    """Retire the volume's sync backups at ``cinder``'s site (the
+    primary) that no chain holds, in ``statuses``: a sync whose backup
+    failed (the primary died mid-way) leaves one, and Cinder counts it as
+    a dependant of its parent, which could then never be deleted.  The
+    strays are queued after the chains, so pruned before them."""
+    known = {link['backup_id'] for link in
+             (state.get('chains') or {}).get(volume_id) or []}
+    known |= {entry['backup_id'] for entry in state.get('retired') or []
+              if entry['site'] == cinder.site.name}
+    prefix = sync_backup_name(volume_id, '')
+    strays = sorted((b for b in cinder.volume_backups(volume_id)
+                     if (b.get('name') or '').startswith(prefix)
+                     and b['status'] in statuses and b['id'] not in known),
+                    key=lambda b: b.get('created_at') or '')
+    return retire(state, cinder.site.name, [b['id'] for b in strays])
+
+
 def retire_all(state, primary_site, dr_site):
     """Retire every chain: at the primary its backups, at the DR site the
     records a failover imported.  The next sync starts a new chain."""

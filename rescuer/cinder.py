@@ -98,6 +98,11 @@ class CinderAPI(rest.ServiceAPI):
         return self._v3('GET', '/backups/detail?volume_id=%s&status=creating'
                         % volume_id)['backups']
 
+    def volume_backups(self, volume_id):
+        """Every backup of ``volume_id``, whatever its status."""
+        return self._v3('GET', '/backups/detail?volume_id=%s'
+                        % volume_id)['backups']
+
     def get_backup(self, backup_id):
         return self._v3('GET', '/backups/%s' % backup_id)['backup']
 

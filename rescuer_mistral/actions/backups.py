@@ -5,6 +5,7 @@ these run with Rescuer's own credential at both sites."""
 
 from rescuer import backups
 from rescuer import cinder
+from rescuer import exceptions
 from rescuer_mistral.actions import base
 
 
@@ -66,6 +67,7 @@ class RecordSyncBackupsAction(base.GroupAction):
             volumes[item['volume_id']] = dict(
                 backups.newest(state, item['volume_id'], self.group),
                 chain_length=len(chain))
+            backups.retire_strays(state, primary, item['volume_id'])
         store.save_backups(self.group, state)
         retired = backups.prune(state, apis)
         store.save_backups(self.group, state)
@@ -113,11 +115,25 @@ def release(action):
     the number of backups still to delete (later syncs go on)."""
     store = action.store()
     definition = action.definition()
-    state = backups.retire_all(store.backups(action.group),
-                               definition['primary_site'],
-                               definition['recovery_site'])
+    state = store.backups(action.group)
+    volume_ids = set(state.get('chains') or {})
+    try:
+        volume_ids.update(backups.backup_volumes(action.capture()))
+    except exceptions.InvalidCapture:
+        pass    # no good capture: the chains name every volume backed up
+    backups.retire_all(state, definition['primary_site'],
+                       definition['recovery_site'])
+    apis = cinder_at_both_sites(action)
+    try:
+        for volume_id in sorted(volume_ids):
+            # Every sync backup goes, recorded or not (a sync that died
+            # between its backup and its record left one available).
+            backups.retire_strays(state, apis[definition['primary_site']],
+                                  volume_id, ('available', 'error'))
+    except exceptions.SiteUnreachable:
+        pass    # the primary is down: its unrecorded backups stay there
     store.save_backups(action.group, state)
-    left = backups.prune(state, cinder_at_both_sites(action))
+    left = backups.prune(state, apis)
     store.save_backups(action.group, state)
     return left
 

@@ -184,6 +184,16 @@ def volume_call(cloud, method, path, body=None, ok=(200, 202)):
     return response.json() if response.text else {}
 
 
+def sync_backups(cloud, volume_id):
+    """Rescuer's sync backups of a volume at a site, by name, any
+    status (as ``openstack volume backup list --all-projects`` shows
+    them)."""
+    prefix = 'rescuer-sync-%s-' % volume_id
+    return [b for b in cli_json(cloud + '-admin', 'volume', 'backup', 'list',
+                                '--all-projects', '--long')
+            if (b['Name'] or '').startswith(prefix)]
+
+
 def wait_volume(cloud, volume_id, field='status', want=('available',),
                 timeout=120):
     def reached():

@@ -43,7 +43,8 @@ class FakeBackups:
         parent = None
         if incremental:
             mine = [b for b in self.backups.values()
-                    if b.get('volume_id') == volume_id]
+                    if b.get('volume_id') == volume_id
+                    and b['status'] == 'available']
             parent = max(mine, key=lambda b: b['created_at'])['id']
         backup_id = 'b%d' % (len(self.backups) + 1)
         self._new(backup_id, name=name, volume_id=volume_id,
@@ -54,6 +55,10 @@ class FakeBackups:
         return [b for b in self.backups.values()
                 if b.get('volume_id') == volume_id
                 and b['status'] == 'creating']
+
+    def volume_backups(self, volume_id):
+        return [b for b in self.backups.values()
+                if b.get('volume_id') == volume_id]
 
     def get_backup(self, backup_id):
         if backup_id not in self.backups:
@@ -164,6 +169,57 @@ def test_prune_keeps_a_parent_whose_incremental_is_still_there():
     # A site that does not answer keeps its retired backups queued.
     backups.retire(state, 'site-b', ['b9'])
     assert backups.prune(state, {'site-a': cinder}) == 2
+
+
+def _backup_failing(cinder, state, volume_id, run_id):
+    """A sync's backup that ends in error (the primary died mid-way):
+    Cinder has already counted it as its parent's dependant."""
+    started = backups.start_backup(cinder, state['chains'][volume_id],
+                                   volume_id, run_id)
+    cinder.backups[started['backup_id']]['status'] = 'error'
+    return started['backup_id']
+
+
+def test_a_failed_sync_backup_is_pruned_by_the_next_sync_before_its_parent():
+    cinder, state = FakeBackups(), {}
+    _sync(cinder, state, 'v1', 'run-1')
+    failed = _backup_failing(cinder, state, 'v1', 'run-2')
+    assert cinder.backups[failed]['parent_id'] == 'b1'
+    assert state['chains']['v1'][-1]['backup_id'] == 'b1'
+    started, _ = _sync(cinder, state, 'v1', 'run-3')
+    backups.retire_strays(state, cinder, 'v1')
+    # The chain goes on from the last good backup; the failed one is
+    # queued once (a second pass finds it known) and deleted.
+    assert [link['backup_id'] for link in state['chains']['v1']] == [
+        'b1', started['backup_id']]
+    backups.retire_strays(state, cinder, 'v1')
+    assert state['retired'] == [{'site': 'site-a', 'backup_id': failed}]
+    assert backups.prune(state, {'site-a': cinder}) == 1
+    assert failed not in cinder.backups
+    assert backups.prune(state, {'site-a': cinder}) == 0
+
+
+def test_release_deletes_every_sync_backup_recorded_or_not():
+    cinder, state = FakeBackups(), {}
+    for run in range(3):
+        _sync(cinder, state, 'v1', 'run-%d' % run)
+    _backup_failing(cinder, state, 'v1', 'run-failed')
+    # A sync that died between its backup and its record left one
+    # available; the operator's own backup of the volume is not Rescuer's.
+    unrecorded = cinder.create_backup('v1', backups.sync_backup_name(
+        'v1', 'run-lost'), incremental=True)
+    cinder._new('mine', name='nightly', volume_id='v1', parent_id=None)
+    backups.retire_all(state, 'site-a', 'site-b')
+    backups.retire_strays(state, cinder, 'v1', ('available', 'error'))
+    rounds = 0
+    while backups.prune(state, {'site-a': cinder}) and rounds < 10:
+        rounds += 1
+    # Every Rescuer backup is gone, dependants before parents (the
+    # stand-in refuses a parent otherwise); the site-b entries wait for
+    # a site-b that is not given here.
+    assert set(cinder.backups) == {'mine'}
+    assert unrecorded not in cinder.backups
+    assert {e['site'] for e in state['retired']} == {'site-b'}
 
 
 def test_failover_imports_the_chain_oldest_first_and_restores_the_newest():
