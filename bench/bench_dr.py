@@ -334,41 +334,58 @@ def _observe(groups, minutes, workdir):
             'dr_cpu_percent_of_one_core': round(100 * cpu / wall, 1)}
 
 
-def bench_load(steps, minutes, workdir, members=4):
-    """Protection groups of ``members`` resources (a network, a subnet and
-    ports, no server), RPO 120 s (a sync every 60 s): observe at each
-    group count of ``steps`` (e.g. 50, 100) for ``minutes``; the idle DR
-    site first."""
-    rows = [_observe([], min(minutes, 1), workdir)]
+def bench_load(shapes, minutes, workdir):
+    """Protection groups of a network, a subnet and ports (no server),
+    RPO 120 s (a sync every 60 s): observe each shape of ``shapes``
+    (``(groups, members)``, e.g. 50 x 4, 100 x 4, 50 x 20) for
+    ``minutes``; the idle DR site first.  Groups of another member count
+    are deleted between shapes, missing ones created."""
+    rows = [dict(_observe([], min(minutes, 1), workdir), members=0)]
     print(json.dumps(rows[-1]), flush=True)
-    path = write(workdir / 'load.json', template(members, 'cold-standby',
-                                                 rpo=120, servers=0))
     stacks, lock = {}, threading.Lock()
 
-    def create(index):
-        name = 'load-%03d-%s' % (index, base.unique('g'))
-        base.cli_json('site-a', 'stack', 'create', '--wait', '-t', path,
-                      '--timeout', '30', name)
+    def create(members):
+        path = workdir / ('load-%d.json' % members)
+        if not path.exists():
+            write(path, template(members, 'cold-standby', rpo=120,
+                                 servers=0))
+        name = 'load-%d-%s' % (members, base.unique('g'))
+        base.cli_json('site-a', 'stack', 'create', '--wait', '-t',
+                      str(path), '--timeout', '30', name)
         out = base.stack_outputs('site-a', name)
         with lock:
-            stacks[name] = out
+            stacks[name] = (members, out)
+
+    def delete(name):
+        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+                 check=False)
+        with lock:
+            stacks.pop(name, None)
+
     try:
-        made = 0
-        for step in steps:
+        for groups, members in shapes:
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
-                list(pool.map(create, range(made, step)))
-            made = step
-            rows.append(_observe([o['group_name'] for o in stacks.values()],
-                                 minutes, workdir))
+                list(pool.map(delete, [n for n, (m, _) in stacks.items()
+                                       if m != members]))
+                have = sum(1 for m, _ in stacks.values() if m == members)
+                list(pool.map(create, [members] * max(0, groups - have)))
+            rows.append(dict(_observe(
+                [out['group_name'] for _, out in stacks.values()],
+                minutes, workdir), members=members))
             print(json.dumps(rows[-1]), flush=True)
     finally:
-        def delete(name):
-            base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
-                     check=False)
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             list(pool.map(delete, list(stacks)))
-    return {'members_per_group': members, 'sync_interval_s': 60,
-            'rpo_target_s': 120, 'steps': rows}
+    return {'sync_interval_s': 60, 'rpo_target_s': 120, 'steps': rows}
+
+
+def parse_shapes(text):
+    """``50x4,100x4`` -> [(50, 4), (100, 4)] (groups x members)."""
+    shapes = []
+    for item in text.split(','):
+        groups, _, members = item.partition('x')
+        shapes.append((int(groups), int(members or 4)))
+    return shapes
 
 
 PARTS = ('failover', 'capture', 'rpo', 'data-rpo', 'load')
@@ -379,8 +396,8 @@ def main():
     parser.add_argument('--sizes', default='10,50,200')
     parser.add_argument('--capture-sizes', default='10,50,200,500')
     parser.add_argument('--rpo-cycles', type=int, default=6)
-    parser.add_argument('--load-steps', default='50,100',
-                        help='group counts to observe the load at')
+    parser.add_argument('--load-shapes', default='50x4,100x4,50x20',
+                        help='GROUPSxMEMBERS to observe the load at')
     parser.add_argument('--load-minutes', type=float, default=3)
     parser.add_argument('--only', choices=PARTS, action='append',
                         help='run only this part (repeatable)')
@@ -396,8 +413,7 @@ def main():
         'rpo': lambda: bench_rpo(args.rpo_cycles, workdir),
         'data-rpo': lambda: bench_data_rpo(workdir),
         'load': lambda: bench_load(
-            [int(s) for s in args.load_steps.split(',') if s],
-            args.load_minutes, workdir),
+            parse_shapes(args.load_shapes), args.load_minutes, workdir),
     }
     results = {part: runners[part]() for part in PARTS if part in parts}
     print(json.dumps(results, indent=2))
