@@ -68,6 +68,7 @@ def _capture_before_the_disaster(stack):
     return group, execution['output']['capture']['capture_id']
 
 
+@pytest.mark.exclusive
 def test_site_a_loss_and_recovery(site_a_workload, template):
     stack, volume = site_a_workload
     assert _stack_state(stack) == (

@@ -2,6 +2,8 @@
 networks, is checked and removed, and neither site-a nor the standby stack
 is disturbed."""
 
+import pytest
+
 from tests.functional import base
 from tests.functional import test_failover
 
@@ -15,6 +17,7 @@ def _snapshot(cloud, stack):
                   base.cli_json(cloud, 'stack', 'resource', 'list', stack))
 
 
+@pytest.mark.exclusive
 def test_drill_leaves_no_trace_and_disturbs_nothing():
     name = base.unique('drill')
     base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,

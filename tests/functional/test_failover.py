@@ -79,6 +79,7 @@ def _operator_views(execution_id, report, group, tmp_path):
     assert json.loads(output)['report'] == report
 
 
+@pytest.mark.exclusive
 def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
         protected_vnf, tmp_path):
     name, out, resources = protected_vnf

@@ -65,6 +65,7 @@ def protected_vnf():
     assert left == {'site-a': [], 'site-b': []}
 
 
+@pytest.mark.exclusive
 def test_faults_lose_nothing_and_reruns_converge(protected_vnf):
     name, out, resources = protected_vnf
     group, logs = out['group_name'], resources['logs']
