@@ -334,12 +334,48 @@ def start_service(service, secrets, timeout=START_TIMEOUT):
     raise _start_failed(service, 'no answer within %d s' % timeout)
 
 
+def _start_and_say(service, secrets):
+    if start_service(service, secrets):
+        say(service.site, '%s started (pid %s)' % (
+            service.name, procs.running_pid(service.pid_file)))
+
+
+def start_stage(service):
+    """When a restart may start ``service``: 0 Keystone, 1 the other
+    APIs (they need only Keystone and the databases), 2 the daemons (a
+    daemon is healthy once its API reports it up), 3 what needs a daemon
+    (nova-compute registers through nova-conductor) and Mistral."""
+    if service.name == 'keystone':
+        return 0
+    if service.probe_url and service.name != 'mistral':
+        return 1
+    if service.name in ('nova-compute', 'mistral'):
+        return 3
+    return 2
+
+
+def restart_site(site, secrets):
+    """Start what is not running of a configured ``site``: stage by stage
+    (:func:`start_stage`), the services of a stage side by side (one by
+    one took a minute of every recovery)."""
+    stages = {}
+    for service in svcs.for_site(site):
+        stages.setdefault(start_stage(service), []).append(service)
+    for stage in sorted(stages):
+        with concurrent.futures.ThreadPoolExecutor(
+                len(stages[stage])) as pool:
+            futures = [pool.submit(_start_and_say, service, secrets)
+                       for service in stages[stage]]
+        errors = [f.exception() for f in futures if f.exception()]
+        if errors:
+            raise errors[0] if len(errors) == 1 else LabError(
+                '\n\n'.join(str(e) for e in errors))
+
+
 def start_site(site, secrets, bootstrap=True):
     """Start ``site``'s services in order; with bootstrap, configure too."""
     for service in svcs.for_site(site):
-        if start_service(service, secrets):
-            say(site, '%s started (pid %s)' % (
-                service.name, procs.running_pid(service.pid_file)))
+        _start_and_say(service, secrets)
         if service.name == 'keystone' and bootstrap:
             identity.configure(site, secrets)
         if service.name == 'nova-compute' and bootstrap:
@@ -402,7 +438,7 @@ def recover(site):
     secrets = lab_secrets.Secrets()
     # A broker restart can wipe vhosts: make sure this site's is there.
     infra.ensure_vhost(site, secrets.get('%s/rabbit' % site.name))
-    start_site(site, secrets, bootstrap=False)
+    restart_site(site, secrets)
 
 
 def fail(site, services=None):

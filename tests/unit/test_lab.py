@@ -156,6 +156,24 @@ def test_services_without_api_are_checked_through_the_api_reporting_them():
         assert service.probe_url or service.reported_by, service.name
 
 
+def test_a_restart_starts_a_service_only_after_what_it_needs(lab_dir):
+    stages = {s.name: lab.start_stage(s)
+              for s in services.for_site(topology.site('site-b'))}
+    apis = ('placement', 'glance-api', 'neutron-api', 'cinder-api',
+            'nova-api', 'heat-api')
+    assert stages['keystone'] == 0
+    assert {stages[name] for name in apis} == {1}
+    # A daemon is healthy once its API reports it up; nova-compute
+    # registers through nova-conductor.
+    for service in services.for_site(topology.site('site-b')):
+        if service.reported_by:
+            api = {'compute': 'nova-api', 'volumev3': 'cinder-api',
+                   'orchestration': 'heat-api'}[service.reported_by[0]]
+            assert stages[service.name] > stages[api], service.name
+    assert stages['nova-compute'] > stages['nova-conductor']
+    assert stages['mistral'] > stages['keystone']
+
+
 def test_services_listen_on_loopback_only():
     for service in services.all_services():
         if '--http-socket' in service.argv:
