@@ -318,3 +318,13 @@ def test_lab_ports_are_reserved_from_the_ephemeral_range(tmp_path,
     assert setting.read_text() == '8080,9000-9002,35000,38774'
     monkeypatch.setattr(infra, 'RESERVED_PORTS', tmp_path / 'no' / 'such')
     assert infra.reserve_ports({35000}) is False
+
+
+def test_an_unchanged_public_workbook_is_not_loaded_again():
+    from rescuer_lab import workbooks
+    text = 'version: "2.0"\nname: w\n'
+    assert workbooks._unchanged({'definition': text, 'scope': 'public'}, text)
+    assert not workbooks._unchanged(
+        {'definition': text, 'scope': 'private'}, text)
+    assert not workbooks._unchanged(
+        {'definition': text + '# changed\n', 'scope': 'public'}, text)
