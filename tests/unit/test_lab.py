@@ -16,6 +16,7 @@ from rescuer_lab import procs
 from rescuer_lab import secrets as lab_secrets
 from rescuer_lab import services
 from rescuer_lab import topology
+from rescuer_lab import workbooks
 
 
 @pytest.fixture
@@ -321,7 +322,6 @@ def test_lab_ports_are_reserved_from_the_ephemeral_range(tmp_path,
 
 
 def test_an_unchanged_public_workbook_is_not_loaded_again():
-    from rescuer_lab import workbooks
     text = 'version: "2.0"\nname: w\n'
     assert workbooks._unchanged({'definition': text, 'scope': 'public'}, text)
     assert not workbooks._unchanged(
