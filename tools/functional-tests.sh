@@ -23,6 +23,6 @@ phase() {
         status=$rc
     fi
 }
-phase -n 2 -m 'not exclusive' "$@"
+phase -n 2 --dist loadgroup -m 'not exclusive' "$@"
 phase -m exclusive "$@"
 exit $status

@@ -12,6 +12,9 @@ from tests.functional import base
 from tests.functional import test_failover
 
 OTHER = 'site-b-tenant-b'
+# One protected VNF for the whole module: its tests run on one xdist
+# worker (tools/functional-tests.sh distributes by group).
+pytestmark = pytest.mark.xdist_group('isolation')
 
 
 @pytest.fixture(scope='module')
