@@ -14,7 +14,8 @@ measured in the same run (not tests: they print figures).
 4. Achieved data RPO of a backup-protected volume, from pattern writes
    (one a second) read back at site-b after a real failover.
 5. Sustained load: many protection groups syncing every 60 s - syncs,
-   RPO misses, and the DR site's CPU as the group count grows.
+   RPO misses, and the DR site's CPU as the group count and the members
+   per group grow (``--load-shapes 50x4,100x4,50x20``: groups x members).
 
 Each part runs alone with ``--only failover|capture|rpo|data-rpo|load``.
 """
