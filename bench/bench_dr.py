@@ -268,9 +268,9 @@ def _site_cpu_seconds(site='site-b'):
     run = pathlib.Path(base.lab_env()['RESCUER_LAB_DIR']) / site / 'run'
     groups = set()
     for pid_file in run.glob('*.pid'):
-        try:
-            groups.add(int(pid_file.read_text().strip()))
-        except ValueError:
+        try:    # the lab writes "PID START_TIME"
+            groups.add(int(pid_file.read_text().split()[0]))
+        except (IndexError, ValueError):
             pass
     ticks = 0
     for proc in pathlib.Path('/proc').iterdir():
