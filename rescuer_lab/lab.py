@@ -362,14 +362,7 @@ def restart_site(site, secrets):
     for service in svcs.for_site(site):
         stages.setdefault(start_stage(service), []).append(service)
     for stage in sorted(stages):
-        with concurrent.futures.ThreadPoolExecutor(
-                len(stages[stage])) as pool:
-            futures = [pool.submit(_start_and_say, service, secrets)
-                       for service in stages[stage]]
-        errors = [f.exception() for f in futures if f.exception()]
-        if errors:
-            raise errors[0] if len(errors) == 1 else LabError(
-                '\n\n'.join(str(e) for e in errors))
+        _in_parallel(_start_and_say, stages[stage], secrets)
 
 
 def start_site(site, secrets, bootstrap=True):
@@ -396,9 +389,11 @@ def _prepare_site(site, secrets):
     start_site(site, secrets)
 
 
-def _in_parallel(function, sites, *args):
-    with concurrent.futures.ThreadPoolExecutor(len(sites)) as pool:
-        futures = [pool.submit(function, site, *args) for site in sites]
+def _in_parallel(function, items, *args):
+    """``function(item, *args)`` for every item (sites, services) side
+    by side; raises what failed, every failure named."""
+    with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
+        futures = [pool.submit(function, item, *args) for item in items]
         errors = [f.exception() for f in futures if f.exception()]
     if errors:
         raise errors[0] if len(errors) == 1 else LabError(
