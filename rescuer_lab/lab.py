@@ -467,7 +467,10 @@ def down(sites=topo.SITES, purge=False):
             infra.drop_databases(site)
             infra.delete_vhost(site)
             _remove_tree(paths.site_dir(site))
-        say(None, 'databases, vhosts and state of %s removed'
+        # Backups of both sites share one directory (each site imports
+        # the other's records); nothing refers to them any more.
+        _remove_tree(paths.backups_dir())
+        say(None, 'databases, vhosts, state and backups of %s removed'
             % ', '.join(s.name for s in sites))
 
 

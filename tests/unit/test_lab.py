@@ -328,3 +328,26 @@ def test_an_unchanged_public_workbook_is_not_loaded_again():
         {'definition': text, 'scope': 'private'}, text)
     assert not workbooks._unchanged(
         {'definition': text + '# changed\n', 'scope': 'public'}, text)
+
+
+def test_purge_removes_each_sites_state_and_the_shared_backups(
+        lab_dir, monkeypatch):
+    dropped = []
+    monkeypatch.setattr(infra, 'drop_databases',
+                        lambda site: dropped.append(('db', site.name)))
+    monkeypatch.setattr(infra, 'delete_vhost',
+                        lambda site: dropped.append(('vhost', site.name)))
+    kept = paths.venv_dir() / 'bin'
+    kept.mkdir(parents=True)
+    for site in topology.SITES:
+        paths.volumes_dir(site).mkdir(parents=True)
+    paths.backups_dir().mkdir(parents=True)
+    (paths.backups_dir() / 'chunk').write_text('x')
+
+    lab.down(purge=True)
+
+    assert sorted(dropped) == sorted(
+        (kind, s.name) for s in topology.SITES for kind in ('db', 'vhost'))
+    assert not any(paths.site_dir(s).exists() for s in topology.SITES)
+    assert not paths.backups_dir().exists()
+    assert kept.is_dir()
