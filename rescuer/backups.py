@@ -135,6 +135,14 @@ def retire(state, site, backup_ids):
     return state
 
 
+# Unregistering retires every sync backup of the group's volumes at the
+# primary: unrecorded (available: a sync died between its backup and its
+# record), failed (error), and still being made (creating: the volume is
+# 'backing-up' until it ends, and a stack delete right after would fail to
+# detach it) - the release waits for those to end, then deletes them.
+RELEASED_STATUSES = ('available', 'error', 'creating')
+
+
 def retire_strays(state, cinder, volume_id, statuses=('error',)):
     """Retire the volume's sync backups at ``cinder``'s site (the
     primary) that no chain holds, in ``statuses``: a sync whose backup

@@ -126,10 +126,9 @@ def release(action):
     apis = cinder_at_both_sites(action)
     try:
         for volume_id in sorted(volume_ids):
-            # Every sync backup goes, recorded or not (a sync that died
-            # between its backup and its record left one available).
+            # Every sync backup goes, recorded or not, finished or not.
             backups.retire_strays(state, apis[definition['primary_site']],
-                                  volume_id, ('available', 'error'))
+                                  volume_id, backups.RELEASED_STATUSES)
     except exceptions.SiteUnreachable:
         pass    # the primary is down: its unrecorded backups stay there
     store.save_backups(action.group, state)

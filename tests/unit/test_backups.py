@@ -222,6 +222,28 @@ def test_release_deletes_every_sync_backup_recorded_or_not():
     assert {e['site'] for e in state['retired']} == {'site-b'}
 
 
+def test_release_waits_for_a_sync_backup_still_being_made_then_deletes_it():
+    # The last sync's backup was still running when the group's stack was
+    # deleted: the volume stays 'backing-up' until it ends, so the release
+    # must not end before it (Heat detaches the volume next).
+    cinder, state = FakeBackups(), {}
+    _sync(cinder, state, 'v1', 'run-0')
+    running = cinder.create_backup('v1', backups.sync_backup_name(
+        'v1', 'run-1'), incremental=True)
+    cinder.backups[running]['status'] = 'creating'
+    backups.retire_all(state, 'site-a', 'site-b')
+    backups.retire_strays(state, cinder, 'v1', backups.RELEASED_STATUSES)
+    apis = {'site-a': cinder, 'site-b': FakeBackups('site-b')}
+    assert backups.prune(state, apis) == 2
+    assert running in cinder.backups
+    cinder.backups[running]['status'] = 'available'
+    rounds = 0
+    while backups.prune(state, apis) and rounds < 5:
+        rounds += 1
+    assert cinder.backups == {}
+    assert state['retired'] == []
+
+
 def test_failover_imports_the_chain_oldest_first_and_restores_the_newest():
     primary, dr, state = FakeBackups(), FakeBackups('site-b'), {}
     for run in range(3):
