@@ -337,6 +337,24 @@ class ProtectionGroup(resource.Resource):
             if name in self.stack and name != self.name:
                 deps += (self, self.stack[name])
 
+    def update_convergence(self, template_id, new_requires, *args,
+                           **kwargs):
+        """Keep the stored dependencies on the members' current ids.
+
+        Heat stores an unchanged resource's template id but not its new
+        ``requires`` (``Resource.update``: the no-change path).  A group
+        names its members, so it is unchanged when Heat replaces one (a
+        failback marks servers and attachments unhealthy): it would keep
+        the replaced members' ids, and a later stack delete would detach
+        and delete the members while the group still syncs them (a volume
+        detach then failed on a sync backup, 'backing-up').
+        """
+        super().update_convergence(template_id, new_requires, *args,
+                                   **kwargs)
+        if new_requires is not None and self.requires != set(new_requires):
+            self.requires = set(new_requires)
+            self.store(lock=self.LOCK_RESPECT)
+
     # ---------------------------------------------------- registration
 
     def _group(self):

@@ -11,6 +11,9 @@ from heat.engine.clients.os import nova
 from heat.engine import resource
 from heat.engine import resources
 from heat.engine import scheduler
+from heat.engine import stack as parser
+from heat.engine import template
+from heat.objects import resource as resource_objects
 from heat.tests import common
 from heat.tests import utils
 
@@ -145,6 +148,28 @@ class ProtectionGroupTest(common.HeatTestCase):
         group = self._group()
         self.assertIn(self.stack['vnf'],
                       self.stack.dependencies.graph()[group])
+
+    def test_unchanged_group_follows_its_replaced_members(self):
+        # A failback replaces the VNF's servers and attachments; the group,
+        # unchanged, must then require the replacements' ids, or a stack
+        # delete would remove the members while the group still syncs them.
+        tmpl = template.Template(template_format.parse(TEMPLATE % dict(
+            image='cirros', members='[vnf]', countries='[FR]', extra='')))
+        stack = parser.Stack(utils.dummy_context(), 'pvnf', tmpl,
+                             convergence=True)
+        stack.store()
+        group = stack['group']
+        group.action, group.status = group.CREATE, group.COMPLETE
+        group.requires = {1}
+        group.store()
+        tmpl.store(stack.context)
+        updated = parser.Stack(utils.dummy_context(), 'pvnf', tmpl,
+                               stack_id=stack.id, convergence=True)
+        group.update_convergence(tmpl.id, {7, 3}, 'engine-1', 60, updated)
+        self.assertEqual((group.CREATE, group.COMPLETE), group.state)
+        stored = resource_objects.Resource.get_obj(stack.context, group.id)
+        self.assertEqual({7, 3}, set(stored.requires))
+        self.assertEqual(tmpl.id, stored.current_template_id)
 
     def test_member_not_in_stack(self):
         message = self._invalid(self._group(members='[vnf, ghost]'))
