@@ -28,6 +28,15 @@ class ComputeAPI(rest.ServiceAPI):
             if exc.status != 409:  # already stopped
                 raise
 
+    def start(self, server_id):
+        """Start a stopped server; an already running one is fine."""
+        try:
+            self._call('POST', '/servers/%s/action' % server_id,
+                       {'os-start': None})
+        except exceptions.RemoteError as exc:
+            if exc.status != 409:  # already running
+                raise
+
     def delete(self, server_id):
         self._delete('/servers/%s' % server_id)
 

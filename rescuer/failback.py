@@ -28,7 +28,7 @@ from rescuer import render
 from rescuer import sync
 
 ATTACHMENT_TYPES = ('OS::Cinder::VolumeAttachment',)
-SERVER_TYPES = ('OS::Nova::Server',)
+SERVER_TYPES = failover.SERVER_TYPES
 
 
 # Backups Rescuer makes to move a volume's data between sites: at

@@ -156,6 +156,28 @@ def stop_servers(compute, server_ids):
     return [s for s in server_ids if s in present]
 
 
+def start_servers(compute, server_ids):
+    """Start those of ``server_ids`` that are stopped (SHUTOFF); returns
+    the ids started, in the order given."""
+    present = {s['id']: s for s in compute.servers(set(server_ids))}
+    stopped = [server_id for server_id in server_ids
+               if present.get(server_id, {}).get('status') == 'SHUTOFF']
+    _in_parallel(compute.start, stopped)
+    return stopped
+
+
+def start_stack_servers(api, compute, stack_id):
+    """Start the stopped servers of a recovery stack: a failback drained
+    them (Nova stopped them, Heat does not know), and neither the standby
+    update nor the next activation starts them again.  Returns
+    ``{stack_id, started}``."""
+    return {'stack_id': stack_id, 'started': start_servers(
+        compute, heat.physical_ids(api.resources(stack_id), SERVER_TYPES))}
+
+
+SERVER_TYPES = ('OS::Nova::Server',)
+
+
 # ------------------------------------------------------------ promotion
 
 def promoted_name(volume_id):

@@ -4,7 +4,9 @@ runs it, with the `openstack` CLI and the DR site's Mistral.
 1. deploy two protected VNFs at site-a (tier 1 and tier 2, each a server
    with a port on its service network, a storage-replicated data volume
    and a backup-protected log volume), protected to site-b in hot
-   standby;
+   standby - or, on a rerun, take the VNFs a completed run left there
+   (deployed, protected, site-b in hot standby), as a DR exercise runs on
+   deployed VNFs; ``--redeploy`` deploys them afresh;
 2. write log records, let a scheduled sync back them up; write data and
    replicate it;
 3. a non-disruptive drill at site-b;
@@ -17,7 +19,9 @@ runs it, with the `openstack` CLI and the DR site's Mistral.
 6. print the reports, and where their JSON and timeline pictures are.
 
 Exits 0 only if every step succeeded and every check held.  Run with the
-checkout's virtualenv, once the lab is up: ``tools/run-drill.sh``.
+checkout's virtualenv, once the lab is up: ``tools/run-drill.sh
+[--redeploy]``.  The records it writes into the volumes carry the run's
+id, and its checks look at this run's records only.
 """
 
 import concurrent.futures
@@ -36,6 +40,21 @@ from tests.functional import base  # noqa: E402
 TEMPLATE = str(REPO / 'examples' / 'protected-vnf.yaml')
 VNFS = (('vnf-core', 1, '10.41.0.0/24'), ('vnf-edge', 2, '10.42.0.0/24'))
 RPO = 60
+# The records this run writes into the volumes carry its id: a VNF taken
+# over from an earlier run holds that run's records too.
+RUN = time.strftime('%Y%m%d%H%M%S')
+REDEPLOY = '--redeploy' in sys.argv[1:]
+RECORDS_LEFT = 240
+
+
+def write_tag(site, volume_id, label):
+    base.write_tag(site, volume_id, '%s@%s' % (label, RUN))
+
+
+def run_tags(site, volume_id):
+    """The labels of this run's records in a lab volume, in order."""
+    return [tag.rsplit('@', 1)[0] for tag in base.tags(site, volume_id)
+            if tag.endswith('@' + RUN)]
 
 
 def say(message):
@@ -71,7 +90,7 @@ def run(workflow, groups, out_dir, timeout=900):
         if progress != shown or elapsed - shown_at >= 10:
             print('  ... %3.0f s  %s' % (elapsed, progress), flush=True)
             shown, shown_at = progress, elapsed
-        time.sleep(2)
+        time.sleep(1)
     output = json.loads(execution.get('output') or '{}')
     document = output.get('report')
     if document:
@@ -80,21 +99,61 @@ def run(workflow, groups, out_dir, timeout=900):
         (out_dir / ('%s.json' % kind)).write_text(
             json.dumps(document, indent=2, sort_keys=True))
         (out_dir / ('%s.svg' % kind)).write_text(timeline.svg(document))
-    check(execution['state'] == 'SUCCESS', '%s succeeded (%s)' % (
-        workflow, execution.get('state_info') or 'no error'))
+    if execution['state'] != 'SUCCESS':
+        raise SystemExit('DRILL FAILED: %s ended in %s: %s' % (
+            workflow, execution['state'], execution.get('state_info')))
+    say('ok: %s succeeded' % workflow)
     return execution_id, document
 
 
+def reusable(name, tier):
+    """True when ``name`` is as a completed run leaves it: deployed at
+    site-a with this run's parameters, protected, and its recovery stack
+    back in hot standby at site-b.  A DR exercise runs on the VNFs that
+    are deployed; anything else (a run stopped half-way, another tier or
+    RPO) is deployed afresh."""
+    shown = base.cli('site-a', 'stack', 'show', name, '-f', 'json',
+                     check=False)
+    if shown.returncode != 0:
+        return False
+    stack = json.loads(shown.stdout)
+    out = {o['output_key']: o['output_value'] for o in stack['outputs']}
+    if (stack['stack_status'] not in ('CREATE_COMPLETE', 'UPDATE_COMPLETE')
+            or stack['parameters'].get('tier') != str(tier)
+            or stack['parameters'].get('rpo') != str(RPO)
+            or out.get('protection_status') != 'protected'):
+        return False
+    recovery = base.cli('site-b', 'stack', 'show',
+                        out['recovery_stack_id'], '-f', 'json', check=False)
+    if recovery.returncode != 0:
+        return False
+    recovery = json.loads(recovery.stdout)
+    if not (recovery['stack_status'].endswith('_COMPLETE') and
+            recovery['parameters'].get('standby_level') == 'hot' and
+            'rescuer-failed-over' not in (recovery.get('tags') or [])):
+        return False
+    # Each run adds records to the volumes; a lab volume holds 256.
+    volumes = [r['physical_resource_id'] for r in base.cli_json(
+        'site-a', 'stack', 'resource', 'list', name)
+        if r['resource_name'] in ('data', 'logs')]
+    return all(len(base.tags('site-a', v)) < RECORDS_LEFT for v in volumes)
+
+
 def deploy_one(name, tier, cidr):
-    """(Re)deploy one protected VNF at site-a; its outputs and resources.
-    """
-    base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
-             check=False)
-    say('deploying %s (tier %d) at site-a, protected to site-b'
-        % (name, tier))
-    base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
-                  '--parameter', 'tier=%d' % tier, '--parameter',
-                  'cidr=%s' % cidr, '--parameter', 'rpo=%d' % RPO, name)
+    """Deploy one protected VNF at site-a (or take the one a completed
+    run left, unless --redeploy); its outputs and resources."""
+    if not REDEPLOY and reusable(name, tier):
+        say('%s (tier %d) is deployed at site-a and protected: the '
+            'exercise runs on it (--redeploy deploys afresh)' % (name, tier))
+    else:
+        say('removing %s from site-a, if there' % name)
+        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+                 check=False)
+        say('deploying %s (tier %d) at site-a, protected to site-b'
+            % (name, tier))
+        base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
+                      '--parameter', 'tier=%d' % tier, '--parameter',
+                      'cidr=%s' % cidr, '--parameter', 'rpo=%d' % RPO, name)
     out = base.stack_outputs('site-a', name)
     resources = {r['resource_name']: r['physical_resource_id'] for r in
                  base.cli_json('site-a', 'stack', 'resource', 'list', name)}
@@ -104,13 +163,19 @@ def deploy_one(name, tier, cidr):
     return {'out': out, 'resources': resources}
 
 
-def deploy():
-    """Both VNFs side by side (an operator's stack creates need not
-    wait for each other; the tiers order recovery, not deployment)."""
+def each_vnf(function, stacks=None):
+    """``function(name, ...)`` for every VNF side by side (the VNFs'
+    stacks and checks need not wait for each other; the tiers order
+    recovery, not deployment or verification); ``{name: result}``."""
     with concurrent.futures.ThreadPoolExecutor(len(VNFS)) as pool:
-        futures = {name: pool.submit(deploy_one, name, tier, cidr)
-                   for name, tier, cidr in VNFS}
+        futures = {name: pool.submit(function, name, *(
+            (tier, cidr) if stacks is None else (stacks[name],)))
+            for name, tier, cidr in VNFS}
     return {name: futures[name].result() for name, _, _ in VNFS}
+
+
+def deploy():
+    return each_vnf(deploy_one)
 
 
 def servers_of(cloud, stack):
@@ -119,14 +184,65 @@ def servers_of(cloud, stack):
             if r['resource_type'] == 'OS::Nova::Server'}
 
 
+def write_and_replicate(name, s):
+    """Data written before the storage replication point (it survives
+    the disaster) and after it (lost with site-a)."""
+    data = s['resources']['data']
+    write_tag('site-a', data, 'before-disaster')
+    base.rescuer_lab('replicate', 'site-a', data)
+    write_tag('site-a', data, 'lost-in-disaster')
+
+
+def check_failed_over(name, s):
+    """The VNF serves at site-b on the replicated data and the last
+    sync's logs; then it writes there (for the failback to carry)."""
+    recovery = s['out']['recovery_stack_id']
+    vnf = servers_of('site-b', recovery)['vnf']
+    check(base.cli_json('site-b', 'server', 'show', vnf)['status'] ==
+          'ACTIVE', '%s serves at site-b (server %s ACTIVE)' % (name, vnf))
+    [promoted] = base.cli_json('site-b', 'volume', 'list', '--name',
+                               'rescuer-%s' % s['resources']['data'])
+    check(run_tags('site-b', promoted['ID']) == ['before-disaster'],
+          '%s data at site-b is that of the replication point' % name)
+    write_tag('site-b', promoted['ID'], 'written-at-site-b')
+    [restored] = base.cli_json('site-b', 'volume', 'list', '--name',
+                               'rescuer-%s' % s['resources']['logs'])
+    check(run_tags('site-b', restored['ID']) == ['logged'],
+          '%s logs at site-b are those of the last sync\'s backup' % name)
+    write_tag('site-b', restored['ID'], 'logged-at-site-b')
+
+
+def check_failed_back(name, s):
+    """A fresh VNF serves at site-a with what site-b wrote; site-b is
+    back in hot standby."""
+    vnf = servers_of('site-a', name)['vnf']
+    check(vnf != s['resources']['vnf'] and base.cli_json(
+        'site-a', 'server', 'show', vnf)['status'] == 'ACTIVE',
+        '%s recreated fresh at site-a (server %s ACTIVE)' % (name, vnf))
+    check(run_tags('site-a', s['resources']['data']) ==
+          ['before-disaster', 'written-at-site-b'],
+          '%s data at site-a includes what was written at site-b' % name)
+    check(run_tags('site-a', s['resources']['logs']) ==
+          ['logged', 'logged-at-site-b'],
+          '%s logs at site-a include what was logged at site-b' % name)
+    recovery = base.cli_json('site-b', 'stack', 'show',
+                             s['out']['recovery_stack_id'])
+    standby = servers_of('site-b', s['out']['recovery_stack_id'])['vnf']
+    check(recovery['parameters']['standby_level'] == 'hot' and
+          'rescuer-failed-over' not in recovery['tags'] and
+          base.cli_json('site-b', 'server', 'show', standby)['status'] ==
+          'ACTIVE', '%s back in hot standby at site-b (server %s ACTIVE)'
+          % (name, standby))
+
+
 def main():
     out_dir = pathlib.Path(base.lab_env()['RESCUER_LAB_DIR']) / 'reports'
     out_dir.mkdir(exist_ok=True)
     stacks = deploy()
     groups = [stacks[name]['out']['group_name'] for name, _, _ in VNFS]
 
-    for name, s in stacks.items():
-        base.write_tag('site-a', s['resources']['logs'], 'logged')
+    each_vnf(lambda name, s: write_tag(
+        'site-a', s['resources']['logs'], 'logged'), stacks)
     say('log records written at site-a (their volumes are protected by a '
         'backup at each sync)')
     first = {n: base.stack_outputs('site-a', n)['last_sync_time']
@@ -134,15 +250,11 @@ def main():
     say('waiting for a scheduled sync (every %d s)' % (RPO // 2))
     base.wait_for(lambda: all(
         base.stack_outputs('site-a', n)['last_sync_time'] > first[n]
-        for n in stacks), timeout=3 * RPO, interval=5,
+        for n in stacks), timeout=3 * RPO, interval=2,
         what='a scheduled sync of every group')
     check(True, 'every group synced on schedule')
 
-    for name, s in stacks.items():
-        data = s['resources']['data']
-        base.write_tag('site-a', data, 'before-disaster')
-        base.rescuer_lab('replicate', 'site-a', data)
-        base.write_tag('site-a', data, 'lost-in-disaster')
+    each_vnf(write_and_replicate, stacks)
     say('data written at site-a and replicated to site-b')
 
     run('rescuer_dr.drill_v1', groups, out_dir)
@@ -158,44 +270,12 @@ def main():
           failover_report['tiers'][0]['end'] <=
           failover_report['tiers'][1]['start'],
           'tier 1 recovered before tier 2 started')
-    for name, s in stacks.items():
-        recovery = s['out']['recovery_stack_id']
-        vnf = servers_of('site-b', recovery)['vnf']
-        check(base.cli_json('site-b', 'server', 'show', vnf)['status'] ==
-              'ACTIVE', '%s serves at site-b (server %s ACTIVE)'
-              % (name, vnf))
-        [promoted] = base.cli_json('site-b', 'volume', 'list', '--name',
-                                   'rescuer-%s' % s['resources']['data'])
-        check(base.tags('site-b', promoted['ID']) == ['before-disaster'],
-              '%s data at site-b is that of the replication point' % name)
-        base.write_tag('site-b', promoted['ID'], 'written-at-site-b')
-        [restored] = base.cli_json('site-b', 'volume', 'list', '--name',
-                                   'rescuer-%s' % s['resources']['logs'])
-        check(base.tags('site-b', restored['ID']) == ['logged'],
-              '%s logs at site-b are those of the last sync\'s backup'
-              % name)
-        base.write_tag('site-b', restored['ID'], 'logged-at-site-b')
+    each_vnf(check_failed_over, stacks)
 
     say('site-a is back: rescuer-lab recover site-a')
     base.rescuer_lab('recover', 'site-a')
     run('rescuer_dr.failback_v1', groups, out_dir)
-    for name, s in stacks.items():
-        vnf = servers_of('site-a', name)['vnf']
-        check(vnf != s['resources']['vnf'] and base.cli_json(
-            'site-a', 'server', 'show', vnf)['status'] == 'ACTIVE',
-            '%s recreated fresh at site-a (server %s ACTIVE)' % (name, vnf))
-        check(base.tags('site-a', s['resources']['data']) ==
-              ['before-disaster', 'written-at-site-b'],
-              '%s data at site-a includes what was written at site-b'
-              % name)
-        check(base.tags('site-a', s['resources']['logs']) ==
-              ['logged', 'logged-at-site-b'],
-              '%s logs at site-a include what was logged at site-b' % name)
-        recovery = base.cli_json('site-b', 'stack', 'show',
-                                 s['out']['recovery_stack_id'])
-        check(recovery['parameters']['standby_level'] == 'hot' and
-              'rescuer-failed-over' not in recovery['tags'],
-              '%s back in hot standby at site-b' % name)
+    each_vnf(check_failed_back, stacks)
     print()
     print('Reports (JSON and timeline pictures):')
     for kind in ('drill', 'failover', 'failback'):

@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/setup.sh
 .venv/bin/rescuer-lab up
-exec .venv/bin/python tools/drill.py
+exec .venv/bin/python tools/drill.py "$@"

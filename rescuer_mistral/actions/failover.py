@@ -208,6 +208,27 @@ class ActivateAction(base.GroupAction):
             site=api.site.name)
 
 
+class StartRecoveryServersAction(base.GroupAction):
+    """Start the stopped servers of the group's recovery stack: after an
+    activation (a hot-standby server a failback drained is still stopped)
+    and after a failback's return to standby.
+
+    :param group: the group name.
+    :returns: ``{stack_id, started, site}``.
+    """
+
+    def execute(self, context):
+        api = self.api(context, 'recovery', heat.HeatAPI)
+        stack = sync.find_stack(api, self.group)
+        if stack is None:
+            raise exceptions.NotFound('group %s has no recovery stack at '
+                                      'site %s' % (self.group,
+                                                   api.site.name))
+        return dict(failover.start_stack_servers(
+            api, self.api(context, 'recovery', compute.ComputeAPI),
+            stack['id']), site=api.site.name)
+
+
 class RecoveryHealthAction(base.GroupAction):
     """Health of a group's recovery stack: every resource complete and
     every server ACTIVE.  Workflows retry while ``healthy`` is false.

@@ -187,6 +187,11 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
                              out['recovery_stack_id'])
     assert recovery['parameters']['standby_level'] == 'hot'
     assert 'rescuer-failed-over' not in recovery['tags']
+    # The drain stopped site-b's server; hot standby runs it again, ready
+    # for the next failover.
+    standby = _stack_servers('site-b', out['recovery_stack_id'])['vnf']
+    assert base.cli_json('site-b', 'server', 'show', standby)[
+        'status'] == 'ACTIVE'
     assert _promoted(data) == _promoted(logs) == []
     assert _fence(group) is None
     after = base.stack_outputs('site-a', name)

@@ -167,6 +167,9 @@ class FakeCompute:
     def stop(self, server_id):
         self.calls.append(('stop', server_id))
 
+    def start(self, server_id):
+        self.calls.append(('start', server_id))
+
 
 class FakeNetwork:
     def __init__(self, ports):
@@ -203,3 +206,24 @@ def test_plan_refuses_oversize_and_unusable_inputs_before_reading(tmp_path):
     with pytest.raises(exceptions.InvalidGroup,
                        match='not protection group names'):
         failover.plan(kept, ['../../etc'])
+
+
+def test_stopped_recovery_servers_are_started_and_running_ones_left():
+    # A failback drained the hot standby (Nova stopped its server); the
+    # next activation and the return to standby start it again.
+    class Resources:
+        def resources(self, stack_id):
+            assert stack_id == 's-1'
+            return [{'resource_type': 'OS::Nova::Server',
+                     'resource_name': name, 'physical_resource_id': pid}
+                    for name, pid in (('vnf', 'a'), ('db', 'b'),
+                                      ('lb', 'c'))] + [
+                {'resource_type': 'OS::Neutron::Port',
+                 'resource_name': 'port', 'physical_resource_id': 'p'}]
+
+    compute = FakeCompute([{'id': 'a', 'status': 'SHUTOFF'},
+                           {'id': 'b', 'status': 'ACTIVE'},
+                           {'id': 'c', 'status': 'SHUTOFF'}])
+    assert failover.start_stack_servers(Resources(), compute, 's-1') == {
+        'stack_id': 's-1', 'started': ['a', 'c']}
+    assert sorted(compute.calls) == [('start', 'a'), ('start', 'c')]
