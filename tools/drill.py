@@ -34,6 +34,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rescuer import report  # noqa: E402
+from rescuer_lab import filestore  # noqa: E402
+from rescuer_lab import lab  # noqa: E402
+from rescuer_lab import topology  # noqa: E402
 from rescuer import timeline  # noqa: E402
 from tests.functional import base  # noqa: E402
 
@@ -106,54 +109,65 @@ def run(workflow, groups, out_dir, timeout=900):
     return execution_id, document
 
 
+def _heat_stack(site, name_or_id):
+    """A stack as Heat's API shows it (outputs resolved), or None."""
+    sess, endpoint = base.api(site, 'orchestration')
+    found = sess.get('/stacks/%s' % name_or_id, endpoint_filter=endpoint,
+                     raise_exc=False)
+    return found.json()['stack'] if found.status_code == 200 else None
+
+
 def reusable(name, tier):
-    """True when ``name`` is as a completed run leaves it: deployed at
-    site-a with this run's parameters, protected, and its recovery stack
-    back in hot standby at site-b.  A DR exercise runs on the VNFs that
-    are deployed; anything else (a run stopped half-way, another tier or
-    RPO) is deployed afresh."""
-    shown = base.cli('site-a', 'stack', 'show', name, '-f', 'json',
-                     check=False)
-    if shown.returncode != 0:
-        return False
-    stack = json.loads(shown.stdout)
-    out = {o['output_key']: o['output_value'] for o in stack['outputs']}
+    """What a completed run left of ``name`` - ``{'out', 'resources'}``
+    - when it is deployed at site-a with this run's parameters,
+    protected, and its recovery stack is back in hot standby at site-b;
+    else None.  A DR exercise runs on the VNFs that are deployed;
+    anything else (a run stopped half-way, another tier or RPO) is
+    deployed afresh.  Heat's API, not the CLI: this runs on every rerun.
+    """
+    stack = _heat_stack('site-a', name)
+    if stack is None:
+        return None
+    out = {o['output_key']: o.get('output_value')
+           for o in stack.get('outputs') or []}
     if (stack['stack_status'] not in ('CREATE_COMPLETE', 'UPDATE_COMPLETE')
             or stack['parameters'].get('tier') != str(tier)
             or stack['parameters'].get('rpo') != str(RPO)
             or out.get('protection_status') != 'protected'):
-        return False
-    recovery = base.cli('site-b', 'stack', 'show',
-                        out['recovery_stack_id'], '-f', 'json', check=False)
-    if recovery.returncode != 0:
-        return False
-    recovery = json.loads(recovery.stdout)
-    if not (recovery['stack_status'].endswith('_COMPLETE') and
+        return None
+    recovery = _heat_stack('site-b', out['recovery_stack_id'])
+    if not (recovery and recovery['stack_status'].endswith('_COMPLETE') and
             recovery['parameters'].get('standby_level') == 'hot' and
             'rescuer-failed-over' not in (recovery.get('tags') or [])):
-        return False
+        return None
+    sess, endpoint = base.api('site-a', 'orchestration')
+    resources = {r['resource_name']: r['physical_resource_id'] for r in
+                 sess.get('/stacks/%s/%s/resources' % (name, stack['id']),
+                          endpoint_filter=endpoint).json()['resources']}
     # Each run adds records to the volumes; a lab volume holds 256.
-    volumes = [r['physical_resource_id'] for r in base.cli_json(
-        'site-a', 'stack', 'resource', 'list', name)
-        if r['resource_name'] in ('data', 'logs')]
-    return all(len(base.tags('site-a', v)) < RECORDS_LEFT for v in volumes)
+    if any(len(filestore.read_patterns(lab.volume_path(
+            topology.site('site-a'), resources[v]))) >= RECORDS_LEFT
+            for v in ('data', 'logs')):
+        return None
+    return {'out': out, 'resources': resources}
 
 
 def deploy_one(name, tier, cidr):
     """Deploy one protected VNF at site-a (or take the one a completed
     run left, unless --redeploy); its outputs and resources."""
-    if not REDEPLOY and reusable(name, tier):
+    found = None if REDEPLOY else reusable(name, tier)
+    if found:
         say('%s (tier %d) is deployed at site-a and protected: the '
             'exercise runs on it (--redeploy deploys afresh)' % (name, tier))
-    else:
-        say('removing %s from site-a, if there' % name)
-        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
-                 check=False)
-        say('deploying %s (tier %d) at site-a, protected to site-b'
-            % (name, tier))
-        base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
-                      '--parameter', 'tier=%d' % tier, '--parameter',
-                      'cidr=%s' % cidr, '--parameter', 'rpo=%d' % RPO, name)
+        return found
+    say('removing %s from site-a, if there' % name)
+    base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+             check=False)
+    say('deploying %s (tier %d) at site-a, protected to site-b'
+        % (name, tier))
+    base.cli_json('site-a', 'stack', 'create', '--wait', '-t', TEMPLATE,
+                  '--parameter', 'tier=%d' % tier, '--parameter',
+                  'cidr=%s' % cidr, '--parameter', 'rpo=%d' % RPO, name)
     out = base.stack_outputs('site-a', name)
     resources = {r['resource_name']: r['physical_resource_id'] for r in
                  base.cli_json('site-a', 'stack', 'resource', 'list', name)}
