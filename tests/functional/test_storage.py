@@ -50,6 +50,10 @@ def volumes():
         base.delete_volume(cloud, volume_id)
 
 
+# Exclusive: site-a's whole backend fails over - every other volume there
+# goes to error and none can be created until it fails back (a test that
+# ran beside it failed on that).
+@pytest.mark.exclusive
 def test_replicated_volume_fails_over_and_back_with_real_data(volumes):
     replicated = base.create_volume('site-a', base.unique('rep'),
                                     'lab-replicated')
