@@ -84,6 +84,17 @@ def write(path, text):
     return str(path)
 
 
+def delete_stack(cloud, name, timeout=3600):
+    """Delete a stack and wait until it is gone (not `--wait`: a big
+    stack takes longer than a CLI call may)."""
+    base.cli(cloud, 'stack', 'delete', '--yes', name, check=False)
+    sess, endpoint = base.api(cloud, 'orchestration')
+    base.wait_for(lambda: sess.get(
+        '/stacks/%s' % name, endpoint_filter=endpoint,
+        raise_exc=False).status_code == 404, timeout, interval=2,
+        what='stack %s deleted' % name)
+
+
 def wait_stack(cloud, stack_id, timeout=1800):
     sess, endpoint = base.api(cloud, 'orchestration')
 
@@ -166,9 +177,11 @@ def bench_capture(sizes, workdir):
     for size in sizes:
         name = base.unique('capt-%d' % size)
         path = write(workdir / ('%s.json' % name), template(size))
-        base.cli_json('site-a', 'stack', 'create', '--wait', '-t', path,
-                      '--timeout', '60', name)
+        # Not `--wait`: 500 resources take longer than a CLI call may.
+        created = base.cli_json('site-a', 'stack', 'create', '-t', path,
+                                '--timeout', '60', name)
         try:
+            wait_stack('site-a', created['id'], timeout=3600)
             seconds, execution = run_workflow('rescuer_dr.capture_v1', {
                 'site': 'site-a', 'stack': name, 'group': name})
             summary = execution['output']['capture']
@@ -177,8 +190,7 @@ def bench_capture(sizes, workdir):
                          'resources': summary['counts']['resources']})
             print(json.dumps(rows[-1]), flush=True)
         finally:
-            base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
-                     check=False)
+            delete_stack('site-a', name)
             store.DirectoryStore(registry().store_dir).remove_group(name)
     return rows
 
