@@ -61,10 +61,7 @@ def promoted_volumes(cinder, capture):
 
 def drain(api, compute, group):
     """Stop the servers of the group's recovery stack; returns their ids."""
-    stack = sync.find_stack(api, group)
-    if stack is None:
-        raise exceptions.NotFound('group %s has no recovery stack at site '
-                                  '%s' % (group, api.site.name))
+    stack = sync.recovery_stack(api, group)
     return failover.stop_servers(compute, heat.physical_ids(
         api.resources(stack['id']), SERVER_TYPES))
 
@@ -170,11 +167,7 @@ def primary_health(api, compute, definition):
 def demote(api, definition, capture):
     """The recovery stack back to the group's standby level, without the
     promoted volumes and the failed-over tag."""
-    stack = sync.find_stack(api, definition['group'])
-    if stack is None:
-        raise exceptions.NotFound('group %s has no recovery stack at site '
-                                  '%s' % (definition['group'],
-                                          api.site.name))
+    stack = sync.recovery_stack(api, definition['group'])
     model, template = sync.recovery_template(definition, capture, api.site)
     parameters = {'standby_level': groups.standby_level(definition)}
     for parameter in render.promoted_parameters(model).values():

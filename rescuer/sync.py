@@ -6,6 +6,7 @@ create or update the recovery stack ``rescuer-<group>`` at the group's
 standby level.  A stack that serves a failed-over group is never touched.
 """
 
+from rescuer import exceptions
 from rescuer import groups
 from rescuer import heat
 from rescuer import protection
@@ -40,6 +41,15 @@ def recovery_template(definition, capture, site):
 def find_stack(api, group):
     """The group's recovery stack at ``api``'s site, or None."""
     return heat.find_stack(api, groups.stack_name(group))
+
+
+def recovery_stack(api, group):
+    """The group's recovery stack at ``api``'s site; NotFound if none."""
+    stack = find_stack(api, group)
+    if stack is None:
+        raise exceptions.NotFound('group %s has no recovery stack at site '
+                                  '%s' % (group, api.site.name))
+    return stack
 
 
 def is_failed_over(stack):

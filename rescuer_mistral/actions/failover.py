@@ -219,11 +219,7 @@ class StartRecoveryServersAction(base.GroupAction):
 
     def execute(self, context):
         api = self.api(context, 'recovery', heat.HeatAPI)
-        stack = sync.find_stack(api, self.group)
-        if stack is None:
-            raise exceptions.NotFound('group %s has no recovery stack at '
-                                      'site %s' % (self.group,
-                                                   api.site.name))
+        stack = sync.recovery_stack(api, self.group)
         return dict(failover.start_stack_servers(
             api, self.api(context, 'recovery', compute.ComputeAPI),
             stack['id']), site=api.site.name)
