@@ -21,20 +21,19 @@ class ComputeAPI(rest.ServiceAPI):
 
     def stop(self, server_id):
         """Stop a server; an already stopped one is fine."""
-        try:
-            self._call('POST', '/servers/%s/action' % server_id,
-                       {'os-stop': None})
-        except exceptions.RemoteError as exc:
-            if exc.status != 409:  # already stopped
-                raise
+        self._power_action(server_id, 'os-stop')
 
     def start(self, server_id):
         """Start a stopped server; an already running one is fine."""
+        self._power_action(server_id, 'os-start')
+
+    def _power_action(self, server_id, action):
+        """Nova answers 409 when the server is in that state already."""
         try:
             self._call('POST', '/servers/%s/action' % server_id,
-                       {'os-start': None})
+                       {action: None})
         except exceptions.RemoteError as exc:
-            if exc.status != 409:  # already running
+            if exc.status != 409:
                 raise
 
     def delete(self, server_id):

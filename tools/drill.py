@@ -34,10 +34,10 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rescuer import report  # noqa: E402
+from rescuer import timeline  # noqa: E402
 from rescuer_lab import filestore  # noqa: E402
 from rescuer_lab import lab  # noqa: E402
 from rescuer_lab import topology  # noqa: E402
-from rescuer import timeline  # noqa: E402
 from tests.functional import base  # noqa: E402
 
 TEMPLATE = str(REPO / 'examples' / 'protected-vnf.yaml')
