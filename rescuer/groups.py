@@ -26,6 +26,8 @@ FAILOVER_WORKFLOW = 'rescuer_dr.failover_v1'
 FAILBACK_WORKFLOW = 'rescuer_dr.failback_v1'
 DRILL_WORKFLOW = 'rescuer_dr.drill_v1'
 SWITCHOVER_WORKFLOW = 'rescuer_dr.switchover_v1'
+# The DR site's view of a group: its definition and last sync record.
+GET_GROUP_ACTION = 'rescuer.get_group'
 
 
 def workflows(group):

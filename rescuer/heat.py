@@ -42,6 +42,12 @@ class HeatAPI(rest.ServiceAPI):
     def get_stack(self, stack_id):
         return self._call('GET', '/stacks/%s' % stack_id)['stack']
 
+    def get_template(self, stack):
+        """The template ``stack`` (as :meth:`get_stack` returns it) was
+        last created or updated with, as Heat keeps it (parsed)."""
+        return self._call('GET', '/stacks/%s/%s/template' % (
+            stack['stack_name'], stack['id']))
+
     def stack_state(self, stack_id, action=None, gone_is_done=False):
         """'COMPLETE' or 'IN_PROGRESS' for the stack's current (or the
         given) action; raise :class:`RemoteError` with Heat's reason when

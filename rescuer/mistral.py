@@ -41,6 +41,20 @@ class MistralAPI(rest.ServiceAPI):
                 self.site.name, execution['state'],
                 execution.get('state_info') or 'no reason given'))
 
+    def run_action(self, action, inputs=None):
+        """Run ``action`` at once through the site's Mistral executor and
+        return its result (Mistral keeps no record of the run); raise
+        with the action's own error when it fails."""
+        execution = self._call('POST', '/action_executions', {
+            'name': action, 'input': json.dumps(inputs or {}),
+            'params': json.dumps({'run_sync': True, 'save_result': False})})
+        result = _json(execution.get('output')).get('result')
+        if execution.get('state') != 'SUCCESS':
+            raise exceptions.WorkflowFailed('%s at site %s %s: %s' % (
+                action, self.site.name, execution.get('state'),
+                result or execution.get('state_info') or 'no reason given'))
+        return result
+
     def running_executions(self, workflow, **inputs):
         """Ids of running executions of ``workflow`` whose input has the
         given values."""

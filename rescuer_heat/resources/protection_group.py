@@ -467,29 +467,32 @@ class ProtectionGroup(resource.Resource):
     # -------------------------------------------------------- attributes
 
     def _recovery_state(self):
-        """Protection status and sync figures, read from the recovery
-        stack at the recovery site (its outputs say which capture it was
-        built from)."""
+        """Protection status, read from the recovery stack at the
+        recovery site, and sync figures, read from the record the DR site
+        keeps of the group's last completed sync (a sync that changes
+        nothing leaves the stack as it was)."""
         try:
             site, session = self._recovery_session()
             stack = sync.find_stack(rescuer_heat.HeatAPI(session, site),
                                     self._group())
+            last_sync = None
+            if stack is not None:
+                last_sync = mistral.MistralAPI(session, site).run_action(
+                    groups.GET_GROUP_ACTION,
+                    {'group': self._group()})['last_sync']
         except rescuer_exc.RescuerError as exc:
             LOG.warning('Protection group %s: %s', self._group(), exc)
             return {self.PROTECTION_STATUS: 'unknown'}
         if stack is None:
             return {self.PROTECTION_STATUS: 'unprotected'}
-        outputs = {o['output_key']: o['output_value']
-                   for o in stack.get('outputs') or []}
         state = {self.RECOVERY_STACK_ID: stack['id'],
                  self.PROTECTION_STATUS: (
                      'failed-over' if sync.is_failed_over(stack)
                      else 'protected')}
-        captured_at = outputs.get('captured_at')
-        if captured_at:
-            achieved = groups.achieved_rpo(captured_at)
+        if last_sync:
+            achieved = groups.achieved_rpo(last_sync['last_sync_time'])
             state.update({
-                self.LAST_SYNC_TIME: captured_at,
+                self.LAST_SYNC_TIME: last_sync['last_sync_time'],
                 self.ACHIEVED_RPO: achieved,
                 self.RPO_STATUS: ('missed' if achieved >
                                   self.properties[self.RPO] else 'met')})

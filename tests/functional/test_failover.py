@@ -199,9 +199,7 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
     base.wait_for(lambda: base.stack_outputs('site-a', name)[
         'last_sync_time'] > after['last_sync_time'], timeout=120,
         interval=5, what='a sync of the failed-back group')
-    # The restored log volume's backups start a new chain (recorded once
-    # the sync's backup is done, after the standby update that moves
-    # last_sync_time).
+    # The restored log volume's backups start a new chain.
     fresh_chain = base.wait_for(lambda: _chain(group, logs), timeout=120,
                                 interval=3, what='a new chain of the logs')
     assert fresh_chain[0]['parent_id'] is None
