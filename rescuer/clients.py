@@ -8,6 +8,9 @@ Two ways in:
   so the caller's own roles and project scoping apply.
 """
 
+import hashlib
+import json
+import threading
 import urllib.parse
 
 import openstack.config
@@ -47,9 +50,34 @@ def _cloud(site):
             % (site.name, site.cloud, site.clouds_file, exc))
 
 
+# One session per site credential and process, so one token, which
+# keystoneauth renews as it nears expiry (or after a 401).  A session per
+# call cost a password authentication at the site's Keystone for every
+# Mistral action and every attribute read.
+_site_sessions = {}
+_site_sessions_lock = threading.Lock()
+
+
+def _credential_key(site, cloud):
+    """What names one credential: the site's entry and a digest of its
+    auth settings (a rotated secret gets a new session; the secret itself
+    is not kept in the key)."""
+    auth = json.dumps(cloud.config.get('auth') or {}, sort_keys=True,
+                      default=str)
+    return (str(site.clouds_file), site.cloud, site.region,
+            hashlib.sha256(auth.encode()).hexdigest())
+
+
 def site_session(site):
-    """A keystoneauth session for ``site`` (a :class:`rescuer.sites.Site`)."""
-    return _cloud(site).get_session()
+    """A keystoneauth session for ``site`` (a :class:`rescuer.sites.Site`),
+    shared by the process's callers with the same credential."""
+    cloud = _cloud(site)
+    key = _credential_key(site, cloud)
+    with _site_sessions_lock:
+        session = _site_sessions.get(key)
+        if session is None:
+            session = _site_sessions[key] = cloud.get_session()
+    return session
 
 
 def token_session(auth_url, token, project_id, trust_id=None):

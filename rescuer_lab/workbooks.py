@@ -22,8 +22,10 @@ def workbook_files():
 
 def load(site, secrets):
     """Create or update every workbook at ``site``; returns their names."""
+    # Validating rescuer_dr takes Mistral most of a minute on an idle lab
+    # and over 60 s beside 50 syncing groups: wait for its answer.
     session = ks_session.Session(auth=v3.Password(**identity.user_auth(
-        site, secrets, identity.RESCUER_USER)), timeout=60)
+        site, secrets, identity.RESCUER_USER)), timeout=300)
     endpoint = {'service_type': 'workflowv2', 'interface': 'public',
                 'region_name': site.region}
     loaded = []

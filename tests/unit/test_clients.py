@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from rescuer import clients
 from rescuer import exceptions
@@ -30,6 +31,24 @@ def test_site_session_authenticates_with_the_sites_app_credential(tmp_path):
     assert type(session.auth).__name__ == 'ApplicationCredential'
     assert session.auth.auth_url == 'http://127.0.0.1:1/v3'
     assert clients.auth_url_of(site) == 'http://127.0.0.1:1/v3'
+
+
+def test_site_sessions_are_shared_until_the_credential_changes(tmp_path):
+    path = helpers.write_registry(tmp_path)
+    site = sites.Registry.load(path).get('site-a')
+    first = clients.site_session(site)
+    assert clients.site_session(site) is first
+    assert clients.site_session(
+        sites.Registry.load(path).get('site-b')) is not first
+
+    clouds = site.clouds_file.read_text()
+    secret = yaml.safe_load(clouds)['clouds'][site.cloud]['auth'][
+        'application_credential_secret']
+    site.clouds_file.write_text(clouds.replace(secret, 'rotated'))
+    rotated = clients.site_session(site)
+    assert rotated is not first
+    [method] = rotated.auth.auth_methods
+    assert method.application_credential_secret == 'rotated'
 
 
 def test_site_session_with_unknown_cloud_is_a_registry_error(tmp_path):

@@ -46,3 +46,26 @@ def test_every_failing_task_has_an_error_path(path):
                 continue
             assert 'on-error' in task or 'on-complete' in task, (
                 '%s.%s has no failure path' % (wf_name, task_name))
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(key)
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+
+
+@pytest.mark.parametrize('path', WORKBOOKS, ids=lambda p: p.name)
+def test_every_expression_is_one_that_mistral_finds(path):
+    # Mistral finds '<% ... %>' with a regular expression that does not
+    # cross lines: an expression YAML kept a newline in is plain text
+    # (and a non-empty text is true).
+    expression = re.compile('<%.*?%>')
+    for text in _strings(yaml.safe_load(path.read_text())):
+        if '<%' in text:
+            assert text.count('<%') == len(expression.findall(text)), text
