@@ -88,6 +88,8 @@ class ProtectionGroup(resource.Resource):
         'last_sync_time', 'achieved_rpo', 'rpo_status', 'recovery_stack_id',
         'recovery_site', 'group_name', 'workflows',
     )
+    # Read from the DR site's sync record, one Mistral action a read.
+    SYNC_FIGURES = (LAST_SYNC_TIME, ACHIEVED_RPO, RPO_STATUS)
 
     properties_schema = {
         MEMBERS: properties.Schema(
@@ -466,17 +468,17 @@ class ProtectionGroup(resource.Resource):
 
     # -------------------------------------------------------- attributes
 
-    def _recovery_state(self):
+    def _recovery_state(self, with_sync=True):
         """Protection status, read from the recovery stack at the
         recovery site, and sync figures, read from the record the DR site
         keeps of the group's last completed sync (a sync that changes
-        nothing leaves the stack as it was)."""
+        nothing leaves the stack as it was) - only ``with_sync``."""
         try:
             site, session = self._recovery_session()
             stack = sync.find_stack(rescuer_heat.HeatAPI(session, site),
                                     self._group())
             last_sync = None
-            if stack is not None:
+            if stack is not None and with_sync:
                 last_sync = mistral.MistralAPI(session, site).run_action(
                     groups.GET_GROUP_ACTION,
                     {'group': self._group()})['last_sync']
@@ -513,7 +515,8 @@ class ProtectionGroup(resource.Resource):
             return groups.workflows(self._group())
         if self.resource_id is None:
             return None
-        return self._recovery_state().get(name)
+        return self._recovery_state(
+            with_sync=name in self.SYNC_FIGURES).get(name)
 
 
 def resource_mapping():
