@@ -134,6 +134,37 @@ def test_timeline_picture_renders_lanes_bars_and_rto_lines():
     assert any(b.get('fill') == '#c62828' for b in bars)
 
 
+def test_timeline_labels_fit_beside_the_bars_and_inside_the_picture():
+    """A long group name (Heat's physical names are) gets a label column
+    wide enough, and the RTO labels at the far right stay inside
+    (measured at 7.5 px a character: more than 12 px sans-serif bold
+    takes)."""
+    from xml.etree import ElementTree
+
+    from rescuer import timeline
+    long_name = 'vnf-core-group-ean3kuyg5cpy-with-a-long-name'
+    plan = _plan(**{long_name: _group_planned(1, rto=600)})
+    executions = [_root(end='02:35'), _execution(
+        long_name, 'SUCCESS', '00:01', '02:35', [
+            _task('wait_refreshed', '00:01', '02:35')])]
+    document = report.build('failback', 'run-1', 'site-b', plan, executions)
+    root = ElementTree.fromstring(timeline.svg(document))
+    ns = '{http://www.w3.org/2000/svg}'
+    width = float(root.get('width'))
+    texts = [(float(t.get('x')), t.text) for t in root.iter(ns + 'text')]
+    bars = [float(r.get('x')) for r in root.iter(ns + 'rect')
+            if r.find(ns + 'title') is not None]
+    label_ends = [x + len(text) * 7.5 for x, text in texts
+                  if text.startswith(('tier ', 'wait_'))]
+    assert len(label_ends) == 2 and len(bars) == 2
+    assert max(label_ends) < min(bars)
+    assert all(x + len(text) * 7.5 <= width for x, text in texts
+               if not text.startswith('failback run'))
+    # The RTO line lies on the time axis: its tick is drawn.
+    assert 'RTO 600 s' in [text for _, text in texts]
+    assert '600 s' in [text for _, text in texts]
+
+
 def test_a_drill_warns_that_replicated_volumes_came_up_empty():
     planned = dict(_group_planned(1), replicated_volumes=['v-1', 'v-2'])
     executions = [_root(), _execution('g', 'SUCCESS', '00:01', '00:20', [
