@@ -20,6 +20,8 @@ escalation`` is set.  Rescuer creates stacks at the DR site (standby
 stacks) and at the primary (failback), so its credential must be able to.
 """
 
+import datetime
+
 import openstack
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
@@ -162,7 +164,9 @@ def admin_session(site, secrets, timeout=5):
 
 def services_up(site, secrets, service_type, path):
     """Binaries of ``site`` that its API of ``service_type`` reports up
-    (Heat's /services, Nova's and Cinder's /os-services); one call."""
+    (Heat's /services, Nova's and Cinder's /os-services), each with the
+    time of its newest report (naive UTC; None if the API gives none);
+    one call."""
     try:
         response = admin_session(site, secrets).get(
             path, endpoint_filter={'service_type': service_type,
@@ -170,10 +174,28 @@ def services_up(site, secrets, service_type, path):
                                    'region_name': site.region},
             raise_exc=False)
     except (ks_exc.ClientException, OSError):
-        return frozenset()
+        return {}
     if response.status_code != 200:
-        return frozenset()
-    return frozenset(
-        entry.get('binary') for entry in response.json().get('services', [])
-        if (entry.get('state') or entry.get('status')) == 'up' and
-        (entry.get('host') or '').split('@')[0] == site.name)
+        return {}
+    up = {}
+    for entry in response.json().get('services', []):
+        if ((entry.get('state') or entry.get('status')) != 'up' or
+                (entry.get('host') or '').split('@')[0] != site.name):
+            continue
+        reported = _report_time(entry)
+        binary = entry.get('binary')
+        if binary not in up or (reported and (up[binary] is None or
+                                              reported > up[binary])):
+            up[binary] = reported
+    return up
+
+
+def _report_time(entry):
+    """When a service last reported, from its record's updated_at (or
+    created_at, before its first update)."""
+    value = entry.get('updated_at') or entry.get('created_at')
+    try:
+        return datetime.datetime.fromisoformat(
+            str(value).replace('Z', '')).replace(tzinfo=None)
+    except ValueError:
+        return None

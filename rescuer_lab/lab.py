@@ -1,6 +1,7 @@
 """Bring the two-site lab up, down, and through disasters."""
 
 import concurrent.futures
+import datetime
 import getpass
 import grp
 import hashlib
@@ -261,9 +262,12 @@ def sync_databases(site, secrets):
 
 # ---------------------------------------------------------------- processes
 
-def _healthy(service, secrets, reports=None):
+def _healthy(service, secrets, reports=None, since=None):
     """Running and answering.  ``reports`` caches what each reporting API
-    said, for one pass over many services (status)."""
+    said, for one pass over many services (status).  With ``since`` (naive
+    UTC), a daemon must have reported after it: its API goes on reporting
+    a killed daemon up on its last heartbeat (Nova for 60 s), so a
+    restarted one is not up before it has reported itself."""
     if procs.running_pid(service.pid_file) is None:
         return False
     if service.probe_url:
@@ -274,10 +278,14 @@ def _healthy(service, secrets, reports=None):
         if reports is None or key not in reports:
             up = identity.services_up(service.site, secrets, service_type,
                                       path)
-            if reports is None:
-                return binary in up
-            reports[key] = up
-        return binary in reports[key]
+            if reports is not None:
+                reports[key] = up
+        else:
+            up = reports[key]
+        if binary not in up:
+            return False
+        return since is None or (up[binary] is not None and
+                                 up[binary] >= since)
     return True
 
 
@@ -320,6 +328,9 @@ def start_service(service, secrets, timeout=START_TIMEOUT):
         return False
     procs.stop(service.pid_file)
     _wait_port_free(service)
+    # The services' records keep whole seconds.
+    started = datetime.datetime.now(datetime.timezone.utc).replace(
+        tzinfo=None, microsecond=0)
     procs.start(list(service.argv), service.pid_file, service.log_file,
                 env=service.env, cwd=str(paths.site_dir(service.site)))
     service.digest_file.write_text(digest)
@@ -327,7 +338,7 @@ def start_service(service, secrets, timeout=START_TIMEOUT):
     while time.monotonic() < deadline:
         if procs.running_pid(service.pid_file) is None:
             raise _start_failed(service, 'the process exited')
-        if _healthy(service, secrets):
+        if _healthy(service, secrets, since=started):
             return True
         time.sleep(0.3)
     procs.stop(service.pid_file)

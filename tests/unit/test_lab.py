@@ -1,5 +1,6 @@
 """The lab's own machinery, on real processes and files (no services)."""
 
+import datetime
 import http.server
 import os
 import stat
@@ -351,3 +352,38 @@ def test_purge_removes_each_sites_state_and_the_shared_backups(
     assert not any(paths.site_dir(s).exists() for s in topology.SITES)
     assert not paths.backups_dir().exists()
     assert kept.is_dir()
+
+
+def test_a_restarted_daemon_is_up_only_once_it_has_reported_itself(
+        lab_dir, tmp_path, monkeypatch):
+    """Nova reports a killed nova-compute up on its last heartbeat for a
+    minute: a `recover` that took that for the new process returned
+    before it had reported, and `status` found it down a moment later."""
+    config = tmp_path / 'conf'
+    config.mkdir()
+    service = services.Service(
+        topology.site('site-a'), 'daemon', tuple(SLEEPER), dict(os.environ),
+        config_dir=config,
+        reported_by=('compute', '/os-services', 'nova-compute'))
+    killed_at = datetime.datetime(2026, 1, 1, 10, 0, 0)
+    answers = []
+
+    def services_up(site, secrets, service_type, path):
+        # The dead process's heartbeat twice, then the new one's.
+        answers.append(path)
+        if len(answers) <= 2:
+            return {'nova-compute': killed_at}
+        return {'nova-compute': datetime.datetime.now(
+            datetime.timezone.utc).replace(tzinfo=None)}
+    monkeypatch.setattr(lab.identity, 'services_up', services_up)
+    monkeypatch.setattr(lab.time, 'sleep', lambda seconds: None)
+    try:
+        assert lab.start_service(service, secrets=None, timeout=20)
+        assert len(answers) == 3
+        # `status` (no start to compare with) takes any report as up.
+        assert lab._healthy(service, None)
+        answers.clear()
+        assert lab._healthy(service, None, since=datetime.datetime.now(
+            datetime.timezone.utc).replace(tzinfo=None)) is False
+    finally:
+        procs.stop(service.pid_file)
