@@ -5,6 +5,7 @@ operator types them.  Polling and bookkeeping use keystoneauth sessions
 in-process (each CLI call costs seconds of start-up).
 """
 
+import functools
 import json
 import os
 import pathlib
@@ -21,15 +22,23 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SITES = ('site-a', 'site-b')
 
 
-def lab_env():
-    """The environment `eval "$(rescuer-lab env)"` gives an operator."""
+@functools.lru_cache(maxsize=None)
+def _lab_exports():
+    """What `rescuer-lab env` exports: {name: value}, asked once a
+    process (the lab's paths do not change under a run; every CLI call
+    and every poll paid for a `rescuer-lab env` process)."""
     out = subprocess.run([str(BIN / 'rescuer-lab'), 'env'], check=True,
                          capture_output=True, text=True).stdout
-    env = dict(os.environ)
+    exports = {}
     for line in out.splitlines():
         name, _, value = line.removeprefix('export ').partition('=')
-        env[name] = value
-    return env
+        exports[name] = value
+    return exports
+
+
+def lab_env():
+    """The environment `eval "$(rescuer-lab env)"` gives an operator."""
+    return dict(os.environ, **_lab_exports())
 
 
 def rescuer_lab(*args, check=True):
