@@ -12,8 +12,9 @@ runs it, with the `openstack` CLI and the DR site's Mistral.
 3. a non-disruptive drill at site-b;
 4. disaster: `rescuer-lab fail site-a`; fail over; check the VNFs at
    site-b (servers ACTIVE, data of the replication point, logs of the
-   last sync's backup);
-5. `rescuer-lab recover site-a`; fail back; check the VNFs at site-a
+   last sync's backup) while `rescuer-lab recover site-a` brings site-a
+   back (the checks do not touch site-a);
+5. fail back; check the VNFs at site-a
    (fresh servers ACTIVE, data and logs written at site-b) and site-b in
    standby;
 6. print the reports, and where their JSON and timeline pictures are.
