@@ -222,6 +222,18 @@ def wait_backup(cloud, backup_id, timeout=180):
     return wait_for(done, timeout, what='backup %s' % backup_id)
 
 
+def delete_backup(cloud, backup_id, timeout=120):
+    """Delete a backup and wait until it is gone: Cinder deletes in the
+    background, and refuses to delete a backup while an incremental one
+    on it still exists, even one being deleted."""
+    volume_call(cloud, 'DELETE', '/backups/%s' % backup_id, ok=(202, 404))
+    sess, endpoint = api(cloud, 'volumev3')
+    wait_for(lambda: sess.get(
+        '/backups/%s' % backup_id, endpoint_filter=endpoint,
+        headers=VOLUME_MICROVERSION, raise_exc=False).status_code == 404,
+        timeout, what='backup %s deleted at %s' % (backup_id, cloud))
+
+
 def create_volume(cloud, name, volume_type=None, size=1):
     args = ['volume', 'create', '--size', str(size), name]
     if volume_type:

@@ -188,9 +188,8 @@ def test_backup_made_at_site_a_restores_at_site_b_byte_identical(volumes):
             assert _md5(base.volume_file('site-b', restored)) == want_md5
             assert base.tags('site-b', restored) == want_tags
     finally:
+        # The incremental first, and gone before its full one.
         for backup_id in reversed(imported):
-            base.volume_call('site-b-admin', 'DELETE',
-                             '/backups/%s' % backup_id, ok=(202, 404))
+            base.delete_backup('site-b-admin', backup_id)
         for backup_id in (incremental, full):
-            base.volume_call('site-a', 'DELETE', '/backups/%s' % backup_id,
-                             ok=(202, 404))
+            base.delete_backup('site-a', backup_id)
