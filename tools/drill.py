@@ -77,8 +77,8 @@ def _progress(sess, endpoint, execution_id):
     is at: "plan SUCCESS, return_tiers RUNNING | vnf-core-group-x:
     wait_restored"."""
     def tasks(of):
-        return sess.get('/tasks?workflow_execution_id=%s' % of,
-                        endpoint_filter=endpoint).json()['tasks']
+        return sess.get('/tasks?workflow_execution_id=%s&fields=name,state'
+                        % of, endpoint_filter=endpoint).json()['tasks']
     shown = ', '.join('%s %s' % (t['name'], t['state'])
                       for t in tasks(execution_id))
     running = sess.get(
