@@ -26,6 +26,7 @@ id, and its checks look at this run's records only.
 """
 
 import concurrent.futures
+import functools
 import json
 import pathlib
 import sys
@@ -49,6 +50,11 @@ RPO = 60
 RUN = time.strftime('%Y%m%d%H%M%S')
 REDEPLOY = '--redeploy' in sys.argv[1:]
 RECORDS_LEFT = 240
+# How often a run's progress is asked for (seconds); its end is looked
+# for every second.  Mistral's API shares the lab's one Mistral process
+# with its engine: asking every second for every group's steps took
+# engine time from the run it watched.
+PROGRESS_EVERY = 5
 
 
 def write_tag(site, volume_id, label):
@@ -100,8 +106,8 @@ def run(workflow, groups, out_dir, timeout=900):
     say('%s %s ...' % (workflow, ', '.join(groups)))
     execution_id = base.start_execution(workflow, {'groups': groups})
     started = time.monotonic()
-    sess, endpoint = base.api('site-b', 'workflowv2')
-    shown, shown_at = None, 0
+    sess, endpoint = _session('site-b'), _endpoint('site-b', 'workflowv2')
+    shown, shown_at, asked_at = None, 0, -PROGRESS_EVERY
     while True:
         execution = sess.get('/executions/%s' % execution_id,
                              endpoint_filter=endpoint).json()
@@ -110,11 +116,13 @@ def run(workflow, groups, out_dir, timeout=900):
         if time.monotonic() - started > timeout:
             raise SystemExit('DRILL FAILED: %s did not finish in %d s'
                              % (workflow, timeout))
-        progress = _progress(sess, endpoint, execution_id)
         elapsed = time.monotonic() - started
-        if progress != shown or elapsed - shown_at >= 10:
-            print('  ... %3.0f s  %s' % (elapsed, progress), flush=True)
-            shown, shown_at = progress, elapsed
+        if elapsed - asked_at >= PROGRESS_EVERY:
+            progress, asked_at = _progress(sess, endpoint, execution_id), \
+                elapsed
+            if progress != shown or elapsed - shown_at >= 10:
+                print('  ... %3.0f s  %s' % (elapsed, progress), flush=True)
+                shown, shown_at = progress, elapsed
         time.sleep(1)
     output = json.loads(execution.get('output') or '{}')
     document = output.get('report')
@@ -131,22 +139,66 @@ def run(workflow, groups, out_dir, timeout=900):
     return execution_id, document
 
 
+@functools.lru_cache(maxsize=None)
+def _session(site):
+    """One authenticated session per site for the whole run: the checks
+    call the APIs, as the CLI would, without a process and a new token
+    per call (each `openstack` call took 2-4 s of the busy lab)."""
+    return base.session(site)
+
+
+def _endpoint(site, service_type):
+    return {'service_type': service_type, 'interface': 'public',
+            'region_name': base.region(site)}
+
+
+def _get(site, service_type, path):
+    """The JSON a GET on a site's API answers, or None on 404."""
+    found = _session(site).get(path, raise_exc=False,
+                               endpoint_filter=_endpoint(site, service_type))
+    if found.status_code == 404:
+        return None
+    if found.status_code != 200:
+        raise SystemExit('DRILL FAILED: GET %s at %s answered %d: %s' % (
+            path, site, found.status_code, found.text[:300]))
+    return found.json()
+
+
 def _heat_stack(site, name_or_id):
     """A stack as Heat's API shows it (outputs resolved), or None."""
-    sess, endpoint = base.api(site, 'orchestration')
-    found = sess.get('/stacks/%s' % name_or_id, endpoint_filter=endpoint,
-                     raise_exc=False)
-    return found.json()['stack'] if found.status_code == 200 else None
+    found = _get(site, 'orchestration', '/stacks/%s' % name_or_id)
+    return found['stack'] if found else None
+
+
+def _stack_resources(site, name_or_id, resource_type=None):
+    """{resource_name: physical_resource_id} of a stack's resources (of
+    one type)."""
+    stack = _heat_stack(site, name_or_id)
+    path = '/stacks/%s/%s/resources' % (stack['stack_name'], stack['id'])
+    if resource_type:
+        path += '?type=%s' % resource_type
+    return {r['resource_name']: r['physical_resource_id']
+            for r in _get(site, 'orchestration', path)['resources']}
+
+
+def _server_status(site, server_id):
+    return _get(site, 'compute', '/servers/%s' % server_id)['server'][
+        'status']
+
+
+def _volume_named(site, name):
+    """The id of the one volume called ``name`` at ``site``."""
+    [volume] = _get(site, 'volumev3', '/volumes?name=%s' % name)['volumes']
+    return volume['id']
 
 
 def _last_sync_time(name):
     """The protected VNF's last_sync_time output, through Heat's API (a
     CLI call took seconds of each poll)."""
     stack = _heat_stack('site-a', name)
-    sess, endpoint = base.api('site-a', 'orchestration')
-    return sess.get('/stacks/%s/%s/outputs/last_sync_time'
-                    % (name, stack['id']), endpoint_filter=endpoint
-                    ).json()['output']['output_value']
+    return _get('site-a', 'orchestration', '/stacks/%s/%s/outputs/'
+                'last_sync_time' % (name, stack['id']))['output'][
+                    'output_value']
 
 
 def reusable(name, tier):
@@ -172,10 +224,7 @@ def reusable(name, tier):
             recovery['parameters'].get('standby_level') == 'hot' and
             'rescuer-failed-over' not in (recovery.get('tags') or [])):
         return None
-    sess, endpoint = base.api('site-a', 'orchestration')
-    resources = {r['resource_name']: r['physical_resource_id'] for r in
-                 sess.get('/stacks/%s/%s/resources' % (name, stack['id']),
-                          endpoint_filter=endpoint).json()['resources']}
+    resources = _stack_resources('site-a', name)
     # Each run adds records to the volumes; a lab volume holds 256.
     if any(len(filestore.read_patterns(lab.volume_path(
             topology.site('site-a'), resources[v]))) >= RECORDS_LEFT
@@ -201,8 +250,7 @@ def deploy_one(name, tier, cidr):
                   '--parameter', 'tier=%d' % tier, '--parameter',
                   'cidr=%s' % cidr, '--parameter', 'rpo=%d' % RPO, name)
     out = base.stack_outputs('site-a', name)
-    resources = {r['resource_name']: r['physical_resource_id'] for r in
-                 base.cli_json('site-a', 'stack', 'resource', 'list', name)}
+    resources = _stack_resources('site-a', name)
     check(out['protection_status'] == 'protected',
           '%s protected, recovery stack %s at site-b'
           % (name, out['recovery_stack_id']))
@@ -224,10 +272,9 @@ def deploy():
     return each_vnf(deploy_one)
 
 
-def servers_of(cloud, stack):
-    return {r['resource_name']: r['physical_resource_id'] for r in
-            base.cli_json(cloud, 'stack', 'resource', 'list', stack)
-            if r['resource_type'] == 'OS::Nova::Server'}
+def servers_of(site, stack):
+    """{resource_name: server id} of a stack's servers."""
+    return _stack_resources(site, stack, 'OS::Nova::Server')
 
 
 def write_and_replicate(name, s):
@@ -244,40 +291,37 @@ def check_failed_over(name, s):
     sync's logs; then it writes there (for the failback to carry)."""
     recovery = s['out']['recovery_stack_id']
     vnf = servers_of('site-b', recovery)['vnf']
-    check(base.cli_json('site-b', 'server', 'show', vnf)['status'] ==
-          'ACTIVE', '%s serves at site-b (server %s ACTIVE)' % (name, vnf))
-    [promoted] = base.cli_json('site-b', 'volume', 'list', '--name',
-                               'rescuer-%s' % s['resources']['data'])
-    check(run_tags('site-b', promoted['ID']) == ['before-disaster'],
+    check(_server_status('site-b', vnf) == 'ACTIVE',
+          '%s serves at site-b (server %s ACTIVE)' % (name, vnf))
+    promoted = _volume_named('site-b', 'rescuer-%s' % s['resources']['data'])
+    check(run_tags('site-b', promoted) == ['before-disaster'],
           '%s data at site-b is that of the replication point' % name)
-    write_tag('site-b', promoted['ID'], 'written-at-site-b')
-    [restored] = base.cli_json('site-b', 'volume', 'list', '--name',
-                               'rescuer-%s' % s['resources']['logs'])
-    check(run_tags('site-b', restored['ID']) == ['logged'],
+    write_tag('site-b', promoted, 'written-at-site-b')
+    restored = _volume_named('site-b', 'rescuer-%s' % s['resources']['logs'])
+    check(run_tags('site-b', restored) == ['logged'],
           '%s logs at site-b are those of the last sync\'s backup' % name)
-    write_tag('site-b', restored['ID'], 'logged-at-site-b')
+    write_tag('site-b', restored, 'logged-at-site-b')
 
 
 def check_failed_back(name, s):
     """A fresh VNF serves at site-a with what site-b wrote; site-b is
     back in hot standby."""
     vnf = servers_of('site-a', name)['vnf']
-    check(vnf != s['resources']['vnf'] and base.cli_json(
-        'site-a', 'server', 'show', vnf)['status'] == 'ACTIVE',
-        '%s recreated fresh at site-a (server %s ACTIVE)' % (name, vnf))
+    check(vnf != s['resources']['vnf'] and
+          _server_status('site-a', vnf) == 'ACTIVE',
+          '%s recreated fresh at site-a (server %s ACTIVE)' % (name, vnf))
     check(run_tags('site-a', s['resources']['data']) ==
           ['before-disaster', 'written-at-site-b'],
           '%s data at site-a includes what was written at site-b' % name)
     check(run_tags('site-a', s['resources']['logs']) ==
           ['logged', 'logged-at-site-b'],
           '%s logs at site-a include what was logged at site-b' % name)
-    recovery = base.cli_json('site-b', 'stack', 'show',
-                             s['out']['recovery_stack_id'])
+    recovery = _heat_stack('site-b', s['out']['recovery_stack_id'])
     standby = servers_of('site-b', s['out']['recovery_stack_id'])['vnf']
     check(recovery['parameters']['standby_level'] == 'hot' and
-          'rescuer-failed-over' not in recovery['tags'] and
-          base.cli_json('site-b', 'server', 'show', standby)['status'] ==
-          'ACTIVE', '%s back in hot standby at site-b (server %s ACTIVE)'
+          'rescuer-failed-over' not in (recovery.get('tags') or []) and
+          _server_status('site-b', standby) == 'ACTIVE',
+          '%s back in hot standby at site-b (server %s ACTIVE)'
           % (name, standby))
 
 
@@ -302,8 +346,8 @@ def main():
     say('data written at site-a and replicated to site-b')
 
     run('rescuer_dr.drill_v1', groups, out_dir)
-    check(all(base.cli('site-b', 'stack', 'show', 'rescuer-drill-%s' % g,
-                       check=False).returncode != 0 for g in groups),
+    check(all(_heat_stack('site-b', 'rescuer-drill-%s' % g) is None
+              for g in groups),
           'the drill left no stack behind')
 
     say('DISASTER: rescuer-lab fail site-a')
