@@ -121,6 +121,7 @@ def test_configs_render_with_site_values_privately(lab_dir):
     mistral_conf = lab_dir / 'site-b' / 'etc' / 'mistral' / 'mistral.conf'
     assert 'port = 38989' in mistral_conf.read_text()
     assert 'run_in_api = false' in mistral_conf.read_text()
+    assert 'fixed_delay = 0.2' in mistral_conf.read_text()
     cinder_conf = (lab_dir / 'site-b' / 'etc' / 'cinder' /
                    'cinder.conf').read_text()
     # site-b's replicas land in storage site-a's backend owns.
