@@ -20,7 +20,9 @@ import pathlib
 import time
 
 GiB = 1024 ** 3
-_CHUNK = 4 * 1024 * 1024
+# sparse_copy leaves a hole for each all-zero block of this size.
+_ZERO_BLOCK = 64 * 1024
+_ZEROS = bytes(_ZERO_BLOCK)
 
 
 def volume_file(directory, volume_id):
@@ -60,21 +62,29 @@ def _data_extents(fd, size):
 
 
 def sparse_copy(source, destination):
-    """Copy ``source`` to ``destination`` atomically, keeping holes."""
+    """Copy ``source`` to ``destination`` atomically, keeping holes and
+    making holes of all-zero blocks.
+
+    A restore writes a volume whole, zeros too, so a restored volume is
+    1 GiB of data to the file system; each backup of it while in use
+    clones it first.  Skipping its zeros made that clone a few MiB to
+    write and fsync instead of 1 GiB.
+    """
     destination = pathlib.Path(destination)
     partial = destination.with_name(destination.name + '.partial')
     with open(source, 'rb') as src, open(partial, 'wb') as dst:
         size = os.fstat(src.fileno()).st_size
         for start, end in _data_extents(src.fileno(), size):
             src.seek(start)
-            dst.seek(start)
-            remaining = end - start
-            while remaining:
-                chunk = src.read(min(_CHUNK, remaining))
+            offset = start
+            while offset < end:
+                chunk = src.read(min(_ZERO_BLOCK, end - offset))
                 if not chunk:
                     break
-                dst.write(chunk)
-                remaining -= len(chunk)
+                if chunk != _ZEROS[:len(chunk)]:
+                    dst.seek(offset)
+                    dst.write(chunk)
+                offset += len(chunk)
         dst.truncate(size)
         dst.flush()
         os.fsync(dst.fileno())

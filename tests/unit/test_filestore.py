@@ -30,6 +30,22 @@ def test_sparse_copy_keeps_bytes_and_holes(tmp_path):
     assert not (tmp_path / 'copy.partial').exists()
 
 
+def test_sparse_copy_makes_holes_of_written_zeros(tmp_path):
+    # A restored volume: every byte written, zeros too.
+    size = 8 * 1024 * 1024
+    source = tmp_path / 'volume-restored'
+    data = bytearray(size)
+    data[3 * 1024 * 1024 + 5:3 * 1024 * 1024 + 9] = b'data'
+    data[-1:] = b'!'
+    source.write_bytes(bytes(data))
+    assert _allocated(source) >= size
+    copy = tmp_path / 'copy'
+    filestore.sparse_copy(source, copy)
+
+    assert copy.read_bytes() == bytes(data)
+    assert _allocated(copy) <= 256 * 1024  # two 64 KiB blocks of data
+
+
 def test_replicate_copies_only_replicated_volumes(tmp_path):
     volumes, target = tmp_path / 'site-a', tmp_path / 'site-b' / 'from-site-a'
     volumes.mkdir()
