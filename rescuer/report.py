@@ -7,7 +7,9 @@ tasks - so the timings are the engine's, not the actions' word for them.
 
 Arithmetic (seconds):
 - achieved RTO of a group: from the start of the run to the end of the
-  group's recovery (its health check passed);
+  group's recovery: its health check passed (what the group's workflow
+  does after that, e.g. a drill's clean-up, is not counted), or, for a
+  workflow without one, its end;
 - achieved RPO of a group: from its last good sync (capture time) to the
   start of the run - the metadata a disaster at that moment lost;
 - a target is missed when achieved > target.
@@ -17,6 +19,10 @@ import datetime
 
 SCHEMA_VERSION = 1
 GROUP_WORKFLOW_SUFFIX = '_group_v1'
+# The steps whose success is a group's recovery (its RTO ends there):
+# what a group workflow does after it - a drill's clean-up, a failback's
+# return of the DR site to standby - is in the report but not in the RTO.
+HEALTH_STEPS = ('check_health', 'check_primary')
 
 
 def _time(text):
@@ -145,7 +151,7 @@ def _group(name, planned, execution, start, fence, resources, warnings,
     if execution['state'] in ('SUCCESS', 'ERROR'):
         group['end'] = _seconds(start, execution['updated_at'])
     if execution['state'] == 'SUCCESS':
-        group['achieved_rto'] = group['end']
+        group['achieved_rto'] = _recovered_at(group)
         if group['achieved_rto'] > planned['rto']:
             warnings.append('group %s: RTO target missed: recovered in '
                             '%.0f s, the target is %d s' % (
@@ -158,6 +164,14 @@ def _group(name, planned, execution, start, fence, resources, warnings,
                          'error': (failed[0]['error'] if failed else None)
                          or execution.get('state_info')})
     return group
+
+
+def _recovered_at(group):
+    """When the group's health check passed, or, without one, when its
+    workflow ended."""
+    checks = [s['end'] for s in group['steps']
+              if s['step'] in HEALTH_STEPS and s['state'] == 'SUCCESS']
+    return max(checks) if checks else group['end']
 
 
 # ------------------------------------------------------------ rendering

@@ -176,3 +176,20 @@ def test_a_drill_warns_that_replicated_volumes_came_up_empty():
     failover = report.build('failover', 'run-1', 'site-b', _plan(g=planned),
                             executions)
     assert not any('came up empty' in w for w in failover['warnings'])
+
+
+def test_rto_ends_at_the_health_check_not_at_the_clean_up():
+    plan = _plan(vital=_group_planned(1, rto=35))
+    group = _execution('vital', 'SUCCESS', '00:01', '00:45', [
+        _task('start', '00:01', '00:02'),
+        _task('check_health', '00:20', '00:30'),
+        _task('clean_up', '00:30', '00:33'),
+        _task('wait_removed', '00:33', '00:45')])
+    group['workflow_name'] = 'rescuer_dr.drill_group_v1'
+    result = report.build('drill', 'run-1', 'site-b', plan,
+                          [_root(end='00:46'), group])
+    [vital] = result['groups']
+    # Recovered (healthy) at 30 s; the clean-up ran to 45 s.
+    assert (vital['achieved_rto'], vital['end']) == (30.0, 45.0)
+    assert result['achieved_rto'] == 30.0
+    assert not any('RTO target missed' in w for w in result['warnings'])
