@@ -94,16 +94,23 @@ class FencePrimaryAction(base.GroupAction):
 
     :param group: the group name.
     :param run_id: the run that fences (for the record).
+    :param existing_only: enforce a recorded fence only, never record a
+        new one (the scheduled sync: the group's definition it read may
+        still show a fence that a failback has lifted since).
     :returns: the fence record ``{group, fenced_at, run_id, enforced,
-        servers_stopped, ports_down, reason}``.
+        servers_stopped, ports_down, reason}``, or None when
+        ``existing_only`` and no fence is recorded.
     """
 
-    def __init__(self, group, run_id=None):
+    def __init__(self, group, run_id=None, existing_only=False):
         super().__init__(group)
         self.run_id = run_id
+        self.existing_only = existing_only
 
     def execute(self, context):
         store = self.store()
+        if self.existing_only and store.fence(self.group) is None:
+            return None
         record = store.fence(self.group) or {
             'group': self.group, 'fenced_at': failover.now(),
             'run_id': self.run_id,

@@ -199,6 +199,14 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
     base.wait_for(lambda: base.stack_outputs('site-a', name)[
         'last_sync_time'] > after['last_sync_time'], timeout=120,
         interval=5, what='a sync of the failed-back group')
+    # That sync protected the group again and fenced nothing: a sync that
+    # read the group's fence before the failback lifted it used to record
+    # a new one and take the recreated VNF's port down.
+    assert _fence(group) is None
+    assert base.cli_json('site-a', 'port', 'show', resources['port'])[
+        'admin_state_up'] is True
+    assert base.cli_json('site-a', 'server', 'show', fresh)[
+        'status'] == 'ACTIVE'
     # The restored log volume's backups start a new chain.
     fresh_chain = base.wait_for(lambda: _chain(group, logs), timeout=120,
                                 interval=3, what='a new chain of the logs')

@@ -108,3 +108,35 @@ def test_registry_store_dir_is_relative_to_the_registry(tmp_path):
     path.write_text(yaml.safe_dump(document))
     assert sites.Registry.load(path).store_dir == (tmp_path / 'captures'
                                                    ).resolve()
+
+
+def _registry_with_store(tmp_path, monkeypatch):
+    import yaml
+    path = helpers.write_registry(tmp_path)
+    document = yaml.safe_load(path.read_text())
+    document['store_dir'] = 'store'
+    path.write_text(yaml.safe_dump(document))
+    monkeypatch.setenv('RESCUER_SITES_FILE', str(path))
+    from rescuer import store
+    return store.DirectoryStore(tmp_path / 'store', project_id='project-b')
+
+
+def test_sync_enforces_only_a_recorded_fence(tmp_path, monkeypatch):
+    """A sync that read a fence a failback has lifted since records no
+    new one: that would cut the recreated primary off."""
+    from rescuer_mistral.actions import failover as failover_actions
+    dr_store = _registry_with_store(tmp_path, monkeypatch)
+    context = _context('http://127.0.0.1:2/v3')
+
+    lifted = failover_actions.FencePrimaryAction(
+        'g', existing_only=True).run(context)
+    assert lifted is None
+    assert dr_store.fence('g') is None
+
+    # A recorded, enforced fence is returned as it is, the primary
+    # untouched (it has no definition to reach it by).
+    record = {'group': 'g', 'fenced_at': 'then', 'run_id': 'run-1',
+              'primary_site': 'site-a', 'enforced': True, 'reason': None}
+    dr_store.save_fence(record)
+    assert failover_actions.FencePrimaryAction(
+        'g', existing_only=True).run(context) == record
