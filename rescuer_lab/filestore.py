@@ -91,6 +91,17 @@ def sparse_copy(source, destination):
     os.replace(partial, destination)
 
 
+def remove_partials(directory):
+    """Remove the ``.partial`` copies a killed process left in a backend
+    directory (a site failed while cinder-volume cloned a volume); only
+    that backend's own process writes there.  Returns their names."""
+    removed = []
+    for partial in sorted(pathlib.Path(directory).glob('*.partial')):
+        partial.unlink(missing_ok=True)
+        removed.append(partial.name)
+    return removed
+
+
 # ---------------------------------------------------------------- replication
 
 def _marker(directory, volume_id):

@@ -86,6 +86,9 @@ class LabFileDriver(driver.VolumeDriver):
             raise exception.InvalidConfigurationValue(
                 option='lab_volumes_dir', value=None)
         self._dir.mkdir(parents=True, exist_ok=True)
+        # Nothing of this backend is being copied before it starts.
+        for name in filestore.remove_partials(self._dir):
+            LOG.warning('removed %s, a copy left unfinished', name)
         self._targets()
         interval = self.configuration.lab_replication_interval
         if interval and self._targets():

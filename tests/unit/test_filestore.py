@@ -46,6 +46,20 @@ def test_sparse_copy_makes_holes_of_written_zeros(tmp_path):
     assert _allocated(copy) <= 256 * 1024  # two 64 KiB blocks of data
 
 
+def test_remove_partials_removes_only_unfinished_copies(tmp_path):
+    filestore.create_sparse(filestore.volume_file(tmp_path, 'kept'), 1)
+    (tmp_path / 'volume-clone.partial').write_bytes(b'half')
+    replicas = tmp_path / 'from-site-b'
+    replicas.mkdir()
+    # A peer site's replica in progress is not this backend's to remove.
+    (replicas / 'volume-peer.partial').write_bytes(b'peer')
+
+    assert filestore.remove_partials(tmp_path) == ['volume-clone.partial']
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'from-site-b', 'volume-kept']
+    assert (replicas / 'volume-peer.partial').exists()
+
+
 def test_replicate_copies_only_replicated_volumes(tmp_path):
     volumes, target = tmp_path / 'site-a', tmp_path / 'site-b' / 'from-site-a'
     volumes.mkdir()
