@@ -106,7 +106,7 @@ def run(workflow, groups, out_dir, timeout=900):
     say('%s %s ...' % (workflow, ', '.join(groups)))
     execution_id = base.start_execution(workflow, {'groups': groups})
     started = time.monotonic()
-    sess, endpoint = _session('site-b'), _endpoint('site-b', 'workflowv2')
+    sess, endpoint = _session('site-b'), base.endpoint('site-b', 'workflowv2')
     shown, shown_at, asked_at = None, 0, -PROGRESS_EVERY
     while True:
         execution = sess.get('/executions/%s' % execution_id,
@@ -147,15 +147,11 @@ def _session(site):
     return base.session(site)
 
 
-def _endpoint(site, service_type):
-    return {'service_type': service_type, 'interface': 'public',
-            'region_name': base.region(site)}
-
-
 def _get(site, service_type, path):
     """The JSON a GET on a site's API answers, or None on 404."""
-    found = _session(site).get(path, raise_exc=False,
-                               endpoint_filter=_endpoint(site, service_type))
+    found = _session(site).get(
+        path, raise_exc=False,
+        endpoint_filter=base.endpoint(site, service_type))
     if found.status_code == 404:
         return None
     if found.status_code != 200:

@@ -93,11 +93,15 @@ def region(cloud):
     return {'site-a': 'RegionA', 'site-b': 'RegionB'}[cloud[:len('site-a')]]
 
 
+def endpoint(cloud, service_type):
+    """The endpoint_filter of one service of a lab cloud."""
+    return {'service_type': service_type, 'interface': 'public',
+            'region_name': region(cloud)}
+
+
 def api(cloud, service_type):
     """(session, endpoint_filter) for one service of a lab cloud."""
-    return session(cloud), {'service_type': service_type,
-                            'interface': 'public',
-                            'region_name': region(cloud)}
+    return session(cloud), endpoint(cloud, service_type)
 
 
 def stack_outputs(cloud, stack):
