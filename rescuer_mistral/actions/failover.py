@@ -109,9 +109,10 @@ class FencePrimaryAction(base.GroupAction):
 
     def execute(self, context):
         store = self.store()
-        if self.existing_only and store.fence(self.group) is None:
+        record = store.fence(self.group)
+        if record is None and self.existing_only:
             return None
-        record = store.fence(self.group) or {
+        record = record or {
             'group': self.group, 'fenced_at': failover.now(),
             'run_id': self.run_id,
             'primary_site': self.definition()['primary_site'],
