@@ -179,6 +179,32 @@ def ensure_vhost(site, password):
                              % (step[0], site.name, result.stderr.strip()))
 
 
+_VHOST_LOGIN = """
+import sys
+import amqp
+connection = amqp.Connection(host=sys.argv[1], userid=sys.argv[2],
+                             password=sys.stdin.read(),
+                             virtual_host=sys.argv[3], connect_timeout=5)
+connection.connect()
+connection.close()
+"""
+
+
+def vhost_opens(site, password, python):
+    """Whether the site's user logs in to its vhost, through the AMQP
+    client of the services' virtualenv (``python``): one login, where
+    ``ensure_vhost`` takes four rabbitmqctl runs (9 s, each an Erlang
+    VM).  The password goes on stdin, never on a command line."""
+    try:
+        result = subprocess.run(
+            [str(python), '-c', _VHOST_LOGIN, '%s:5672' % topo.HOST,
+             site.vhost, site.vhost], input=password, capture_output=True,
+            text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
 def delete_vhost(site):
     _rabbitmqctl('delete_vhost', site.vhost)
     _rabbitmqctl('delete_user', site.vhost)

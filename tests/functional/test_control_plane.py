@@ -117,3 +117,21 @@ def test_resource_type_show_documents_the_schema(type_name):
     for name, schema in shown['properties'].items():
         assert schema.get('description'), (type_name, name)
     assert shown['attributes']
+
+
+def test_each_site_user_opens_its_own_vhost_only():
+    """`rescuer-lab recover` skips rabbitmqctl when the site's user logs
+    in to its vhost: that check must refuse what the broker refuses."""
+    from rescuer_lab import infra
+    from rescuer_lab import paths
+    from rescuer_lab import secrets as lab_secrets
+    from rescuer_lab import topology
+    secrets = lab_secrets.Secrets()
+    python = paths.venv_bin('python')
+    site_a, site_b = topology.site('site-a'), topology.site('site-b')
+    password_a = secrets.get('site-a/rabbit')
+    assert infra.vhost_opens(site_a, password_a, python)
+    assert infra.vhost_opens(site_b, secrets.get('site-b/rabbit'), python)
+    assert not infra.vhost_opens(site_a, password_a + 'x', python)
+    # site-a's password is not site-b's user's.
+    assert not infra.vhost_opens(site_b, password_a, python)
