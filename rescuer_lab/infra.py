@@ -13,6 +13,7 @@ import time
 from rescuer_lab import topology as topo
 
 DB_USER = 'rescuer_lab'
+BROKER = '%s:5672' % topo.HOST
 MARIADBD = '/usr/sbin/mariadbd'
 
 
@@ -197,8 +198,8 @@ def vhost_opens(site, password, python):
     VM).  The password goes on stdin, never on a command line."""
     try:
         result = subprocess.run(
-            [str(python), '-c', _VHOST_LOGIN, '%s:5672' % topo.HOST,
-             site.vhost, site.vhost], input=password, capture_output=True,
+            [str(python), '-c', _VHOST_LOGIN, BROKER, site.vhost,
+             site.vhost], input=password, capture_output=True,
             text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -211,5 +212,5 @@ def delete_vhost(site):
 
 
 def transport_url(site, password):
-    return 'rabbit://%s:%s@%s:5672/%s' % (site.vhost, password, topo.HOST,
-                                          site.vhost)
+    return 'rabbit://%s:%s@%s/%s' % (site.vhost, password, BROKER,
+                                     site.vhost)
