@@ -328,6 +328,45 @@ def start_service(service, secrets, timeout=START_TIMEOUT):
         return False
     procs.stop(service.pid_file)
     _wait_port_free(service)
+    for attempt in range(1, BIND_ATTEMPTS + 1):
+        if _start_once(service, secrets, digest, timeout):
+            return True
+        holders = procs.port_holders(_port(service))
+        if attempt == BIND_ATTEMPTS:
+            raise _start_failed(service, 'its port %d was taken %d times '
+                                '(held by: %s)' % (
+                                    _port(service), attempt,
+                                    '; '.join(holders) or 'gone by now'))
+        say(service.site, '%s: port %d taken (held by: %s); starting it '
+            'again once it is free' % (service.name, _port(service),
+                                       '; '.join(holders) or 'gone by now'))
+        _wait_unheld(_port(service), BIND_WAIT)
+
+
+# A listener's port can be held by a connection that has it as its local
+# port - for up to a minute after it closed (TIME_WAIT).  Seen once on a
+# fresh lab: site-b's placement found 38778 taken although the lab
+# reserves its ports from the ephemeral range.  The start is tried again
+# once no socket holds the port.
+BIND_ATTEMPTS = 3
+BIND_WAIT = 70
+ADDRESS_IN_USE = 'Address already in use'
+
+
+def _wait_unheld(port, timeout):
+    deadline = time.monotonic() + timeout
+    while procs.port_holders(port) and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def _port(service):
+    return urllib.parse.urlsplit(service.probe_url).port
+
+
+def _start_once(service, secrets, digest, timeout):
+    """Start ``service`` and wait until it is healthy: True; False when
+    it exited because its port was taken (raises on any other
+    failure)."""
     # The services' records keep whole seconds.
     started = datetime.datetime.now(datetime.timezone.utc).replace(
         tzinfo=None, microsecond=0)
@@ -337,6 +376,9 @@ def start_service(service, secrets, timeout=START_TIMEOUT):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if procs.running_pid(service.pid_file) is None:
+            if (service.probe_url and ADDRESS_IN_USE in procs.log_tail(
+                    service.log_file, lines=5)):
+                return False
             raise _start_failed(service, 'the process exited')
         if _healthy(service, secrets, since=started):
             return True

@@ -180,3 +180,34 @@ def log_tail(log_file, lines=15):
     except OSError:
         return ''
     return '\n'.join(text.splitlines()[-lines:])
+
+
+TCP_STATES = {'01': 'ESTABLISHED', '02': 'SYN_SENT', '03': 'SYN_RECV',
+              '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '06': 'TIME_WAIT',
+              '07': 'CLOSE', '08': 'CLOSE_WAIT', '09': 'LAST_ACK',
+              '0A': 'LISTEN', '0B': 'CLOSING'}
+
+
+def _address(hex_address):
+    host, port = hex_address.split(':')
+    return '%s:%d' % ('.'.join(str(int(host[i:i + 2], 16))
+                               for i in (6, 4, 2, 0)), int(port, 16))
+
+
+def port_holders(port, table='/proc/net/tcp'):
+    """The IPv4 TCP sockets whose local port is ``port``, as
+    ``STATE local -> remote`` (a port a connection holds cannot be bound
+    by a listener without SO_REUSEADDR on both)."""
+    holders = []
+    try:
+        with open(table) as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return holders
+    for row in rows:
+        fields = row.split()
+        if len(fields) > 3 and int(fields[1].split(':')[1], 16) == port:
+            holders.append('%s %s -> %s' % (
+                TCP_STATES.get(fields[3], fields[3]),
+                _address(fields[1]), _address(fields[2])))
+    return holders

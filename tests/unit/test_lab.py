@@ -3,6 +3,7 @@
 import datetime
 import http.server
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -270,6 +271,67 @@ def test_up_restarts_a_service_only_when_its_configuration_changed(
         assert procs._start_time(first) is None or procs._is_zombie(first)
     finally:
         procs.stop(service.pid_file)
+
+
+def _connection_from_port(port):
+    """An established connection whose local port is ``port``, as a
+    client's connection gets one (no SO_REUSEADDR): a listener cannot
+    bind ``port`` while it lasts.  Closed in the order returned, the
+    other end is the one left in TIME_WAIT."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen()
+    client = socket.socket()
+    client.bind(('127.0.0.1', port))
+    client.connect(listener.getsockname())
+    accepted, _ = listener.accept()
+    return [accepted, client, listener]
+
+
+def test_a_service_whose_port_a_connection_holds_is_started_again(
+        lab_dir, monkeypatch, capsys):
+    port = _free_port()
+    held = _connection_from_port(port)
+    assert any(h.startswith('ESTABLISHED 127.0.0.1:%d -> ' % port)
+               for h in procs.port_holders(port))
+    service = services.Service(
+        topology.site('site-a'), 'http',
+        (sys.executable, '-m', 'http.server', str(port), '--bind',
+         '127.0.0.1'),
+        dict(os.environ), probe_url='http://127.0.0.1:%d/' % port)
+    # The connection ends while the first start fails.
+    release = threading.Timer(0.5, lambda: [s.close() for s in held])
+    release.start()
+    try:
+        assert lab.start_service(service, secrets=None, timeout=20)
+        assert services.http_answers(service.probe_url, (200, 300))
+        assert 'http: port %d taken (held by: ESTABLISHED' % port in (
+            capsys.readouterr().out)
+    finally:
+        release.join()
+        procs.stop(service.pid_file)
+
+
+def test_a_port_held_at_every_attempt_fails_naming_the_holder(
+        lab_dir, monkeypatch):
+    monkeypatch.setattr(lab, 'BIND_WAIT', 0)
+    port = _free_port()
+    held = _connection_from_port(port)
+    service = services.Service(
+        topology.site('site-a'), 'http',
+        (sys.executable, '-m', 'http.server', str(port), '--bind',
+         '127.0.0.1'),
+        dict(os.environ), probe_url='http://127.0.0.1:%d/' % port)
+    try:
+        with pytest.raises(lab.LabError) as info:
+            lab.start_service(service, secrets=None, timeout=20)
+    finally:
+        for sock in held:
+            sock.close()
+    message = str(info.value)
+    assert 'port %d was taken %d times' % (port, lab.BIND_ATTEMPTS) in (
+        message)
+    assert 'ESTABLISHED 127.0.0.1:%d -> 127.0.0.1:' % port in message
 
 
 def test_stop_many_stops_every_group_together(tmp_path):
