@@ -23,15 +23,21 @@ class StartSyncBackupsAction(base.GroupAction):
         self.run_id = run_id
 
     def execute(self, context):
-        volume_ids = backups.backup_volumes(self.capture())
-        if not volume_ids:
-            return {'site': None, 'backups': []}
-        api = self.at('primary', cinder.CinderAPI)
-        chains = self.store().backups(self.group)['chains']
-        return {'site': api.site.name, 'backups': [
-            backups.start_backup(api, chains.get(volume_id) or [],
-                                 volume_id, self.run_id)
-            for volume_id in volume_ids]}
+        return start_sync_backups(self, self.run_id)
+
+
+def start_sync_backups(action, run_id):
+    """What :class:`StartSyncBackupsAction` does, for ``action``'s group
+    and the sync run ``run_id``."""
+    volume_ids = backups.backup_volumes(action.capture())
+    if not volume_ids:
+        return {'site': None, 'backups': []}
+    api = action.at('primary', cinder.CinderAPI)
+    chains = action.store().backups(action.group)['chains']
+    return {'site': api.site.name, 'backups': [
+        backups.start_backup(api, chains.get(volume_id) or [],
+                             volume_id, run_id)
+        for volume_id in volume_ids]}
 
 
 class RecordSyncBackupsAction(base.GroupAction):
@@ -50,28 +56,34 @@ class RecordSyncBackupsAction(base.GroupAction):
         self.new = backups or []
 
     def execute(self, context):
-        store = self.store()
-        state = store.backups(self.group)
-        if not self.new and not state['retired']:
-            return {'volumes': {}, 'retired': 0}
-        definition = self.definition()
-        apis = cinder_at_both_sites(self)
-        primary = apis[definition['primary_site']]
-        volumes = {}
-        for item in self.new:
-            chain = backups.chain_to(
-                primary, state['chains'].get(item['volume_id']) or [],
-                item['backup_id'])
-            backups.advance(state, item['volume_id'], chain,
-                            definition['primary_site'])
-            volumes[item['volume_id']] = dict(
-                backups.newest(state, item['volume_id'], self.group),
-                chain_length=len(chain))
-            backups.retire_strays(state, primary, item['volume_id'])
-        store.save_backups(self.group, state)
-        retired = backups.prune(state, apis)
-        store.save_backups(self.group, state)
-        return {'volumes': volumes, 'retired': retired}
+        return record_sync_backups(self, self.new)
+
+
+def record_sync_backups(action, new):
+    """What :class:`RecordSyncBackupsAction` does, for ``action``'s group
+    and the sync's ``new`` backups."""
+    store = action.store()
+    state = store.backups(action.group)
+    if not new and not state['retired']:
+        return {'volumes': {}, 'retired': 0}
+    definition = action.definition()
+    apis = cinder_at_both_sites(action)
+    primary = apis[definition['primary_site']]
+    volumes = {}
+    for item in new:
+        chain = backups.chain_to(
+            primary, state['chains'].get(item['volume_id']) or [],
+            item['backup_id'])
+        backups.advance(state, item['volume_id'], chain,
+                        definition['primary_site'])
+        volumes[item['volume_id']] = dict(
+            backups.newest(state, item['volume_id'], action.group),
+            chain_length=len(chain))
+        backups.retire_strays(state, primary, item['volume_id'])
+    store.save_backups(action.group, state)
+    retired = backups.prune(state, apis)
+    store.save_backups(action.group, state)
+    return {'volumes': volumes, 'retired': retired}
 
 
 class ImportBackupsAction(base.GroupAction):

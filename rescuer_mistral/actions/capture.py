@@ -26,18 +26,26 @@ class CaptureStackAction(base.RescuerAction):
         self.members = members
 
     def execute(self, context):
-        store = self.store()  # refuse a registry without one, first
-        site, session, _ = self.session_for(context, self.site)
-        document = capture.capture_stack(
-            session, site, self.stack, group=self.group,
-            members=set(self.members) if self.members else None)
-        path = store.save(document)
-        return {'capture_id': document['capture_id'], 'group': self.group,
-                'site': site.name, 'api_calls': document['api_calls'],
-                'counts': {kind: len(document[kind]) for kind in (
-                    'resources', 'servers', 'ports', 'networks', 'subnets',
-                    'volumes', 'security_groups')},
-                'stored_as': str(path)}
+        return capture_and_store(self, context, self.site, self.stack,
+                                 self.group, self.members)
+
+
+def capture_and_store(action, context, site_name, stack, group, members):
+    """Capture ``stack`` at ``site_name`` as ``action``'s caller, keep the
+    capture in the action's store; returns the summary
+    :class:`CaptureStackAction` returns."""
+    store = action.store()  # refuse a registry without one, first
+    site, session, _ = action.session_for(context, site_name)
+    document = capture.capture_stack(
+        session, site, stack, group=group,
+        members=set(members) if members else None)
+    path = store.save(document)
+    return {'capture_id': document['capture_id'], 'group': group,
+            'site': site.name, 'api_calls': document['api_calls'],
+            'counts': {kind: len(document[kind]) for kind in (
+                'resources', 'servers', 'ports', 'networks', 'subnets',
+                'volumes', 'security_groups')},
+            'stored_as': str(path)}
 
 
 class GroupSnapshotAction(base.RescuerAction):

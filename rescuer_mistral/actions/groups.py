@@ -5,7 +5,9 @@ from rescuer import exceptions
 from rescuer import groups
 from rescuer import heat
 from rescuer import sync
+from rescuer_mistral.actions import backups as backup_actions
 from rescuer_mistral.actions import base
+from rescuer_mistral.actions import capture as capture_actions
 
 
 class RegisterGroupAction(base.RescuerAction):
@@ -57,10 +59,15 @@ class ApplyStandbyAction(base.GroupAction):
     """
 
     def execute(self, context):
-        capture = self.capture()
-        api = self.api(context, 'recovery', heat.HeatAPI)
-        return dict(sync.apply_standby(api, self.definition(), capture),
-                    capture_id=capture['capture_id'], site=api.site.name)
+        return apply_standby(self, context)
+
+
+def apply_standby(action, context):
+    """What :class:`ApplyStandbyAction` does, for ``action``'s group."""
+    capture = action.capture()
+    api = action.api(context, 'recovery', heat.HeatAPI)
+    return dict(sync.apply_standby(api, action.definition(), capture),
+                capture_id=capture['capture_id'], site=api.site.name)
 
 
 class StackStatusAction(base.RescuerAction):
@@ -102,12 +109,59 @@ class RecordSyncAction(base.GroupAction):
         self.stack_id = stack_id
 
     def execute(self, context):
-        store = self.store()
-        record = groups.sync_record(self.definition(), self.capture(),
-                                    self.stack_id,
-                                    previous=store.last_sync(self.group))
-        store.save_sync(record)
-        return record
+        return record_sync(self, self.stack_id)
+
+
+def record_sync(action, stack_id):
+    """What :class:`RecordSyncAction` does, for ``action``'s group."""
+    store = action.store()
+    record = groups.sync_record(action.definition(), action.capture(),
+                                stack_id,
+                                previous=store.last_sync(action.group))
+    store.save_sync(record)
+    return record
+
+
+class SyncGroupAction(base.GroupAction):
+    """The steps of a sync of a group without consistency hooks, in one
+    action: capture the group at its primary and keep the capture here,
+    start the sync's backups of its backup-protected volumes, create or
+    update its recovery stack and - when there is nothing to wait for
+    (the stack left as it is, no backup started) - record the backups
+    and the sync.  Each Mistral task costs the DR site's engine several
+    transactions, one at a time: the engine is what limits how many
+    groups a DR site keeps synced (see bench/RESULTS.md).
+
+    :param group: the group name.
+    :param run_id: the sync run (the backups are named after it).
+    :returns: ``{capture, backups, standby, backed_up, sync}``, each as
+        ``rescuer.capture_stack``, ``rescuer.start_sync_backups``,
+        ``rescuer.apply_standby``, ``rescuer.record_sync_backups`` and
+        ``rescuer.record_sync`` return it; ``backed_up`` and ``sync`` are
+        null while the workflow has the stack or the backups to wait for.
+    """
+
+    def __init__(self, group, run_id):
+        super().__init__(group)
+        self.run_id = run_id
+
+    def execute(self, context):
+        definition = self.definition()
+        result = {
+            'capture': capture_actions.capture_and_store(
+                self, context, definition['primary_site'],
+                definition['stack_id'], self.group,
+                definition.get('members')),
+            'backups': backup_actions.start_sync_backups(self, self.run_id),
+            'standby': apply_standby(self, context),
+            'backed_up': None, 'sync': None}
+        if (result['standby']['action'] == 'skipped'
+                and not result['backups']['backups']):
+            result['backed_up'] = backup_actions.record_sync_backups(
+                self, [])
+            result['sync'] = record_sync(
+                self, result['standby']['stack_id'])
+        return result
 
 
 class UnregisterGroupAction(base.GroupAction):

@@ -140,3 +140,62 @@ def test_sync_enforces_only_a_recorded_fence(tmp_path, monkeypatch):
     dr_store.save_fence(record)
     assert failover_actions.FencePrimaryAction(
         'g', existing_only=True).run(context) == record
+
+
+def _sync_group(tmp_path, monkeypatch, standby_action):
+    """rescuer.sync_group on a registered group whose capture at the
+    primary is the golden vnf-site one, with Heat's answer to the
+    standby update ``standby_action``: (result, store, heat calls)."""
+    from rescuer import capture
+    from rescuer import sync
+    from rescuer_mistral.actions import groups as group_actions
+    from tests.unit import test_groups
+    from tests.unit import test_render
+    dr_store = _registry_with_store(tmp_path, monkeypatch)
+    document = test_render._capture('vnf-site')
+    dr_store.save_definition(test_groups._definition(
+        group=document['group']))
+    calls = []
+
+    def capture_stack(session, site, stack, group, members):
+        calls.append(('capture', site.name, stack, group, members))
+        return document
+
+    def apply_standby(api, definition, captured):
+        calls.append(('apply_standby', api.site.name,
+                      captured['capture_id']))
+        return {'stack_id': 'recovery-1', 'action': standby_action}
+
+    monkeypatch.setattr(capture, 'capture_stack', capture_stack)
+    monkeypatch.setattr(sync, 'apply_standby', apply_standby)
+    result = group_actions.SyncGroupAction(
+        document['group'], run_id='run-1').run(
+            _context('http://127.0.0.1:2/v3'))
+    return result, dr_store, calls, document
+
+
+def test_sync_group_records_a_sync_with_nothing_to_wait_for(
+        tmp_path, monkeypatch):
+    result, dr_store, calls, document = _sync_group(
+        tmp_path, monkeypatch, 'skipped')
+    group = document['group']
+    assert calls == [
+        ('capture', 'site-a', 's-1', group, {'vnf'}),
+        ('apply_standby', 'site-b', document['capture_id'])]
+    assert result['capture']['capture_id'] == document['capture_id']
+    assert dr_store.latest(group)[0]['capture_id'] == document[
+        'capture_id']
+    assert result['backups'] == {'site': None, 'backups': []}
+    assert result['backed_up'] == {'volumes': {}, 'retired': 0}
+    assert result['sync'] == dr_store.last_sync(group)
+    assert result['sync']['capture_id'] == document['capture_id']
+    assert result['sync']['recovery_stack_id'] == 'recovery-1'
+
+
+def test_sync_group_leaves_the_record_to_the_workflow_while_heat_works(
+        tmp_path, monkeypatch):
+    result, dr_store, _, document = _sync_group(
+        tmp_path, monkeypatch, 'UPDATE')
+    assert result['standby']['action'] == 'UPDATE'
+    assert result['sync'] is None and result['backed_up'] is None
+    assert dr_store.last_sync(document['group']) is None
