@@ -7,9 +7,10 @@ NFV DR sites - runs no object store, and a capture must be readable by
 the very executor that fails over; a Swift-backed store can implement the
 same three methods.
 
-- ``save`` writes ``.partial``, fsyncs, and renames: a capture appears
-  whole or not at all; it is verified (checksum) before it is kept, so a
-  partial or corrupt capture never replaces the last good one.
+- ``save`` writes a ``.partial`` file of its own, fsyncs, and renames: a
+  capture appears whole or not at all, however many write at once; it
+  is verified (checksum) before it is kept, so a partial or corrupt
+  capture never replaces the last good one.
 - ``latest`` returns the newest capture that passes its checksum,
   skipping (and reporting) corrupt ones.
 - the last ``keep`` captures of a group are kept.
@@ -20,14 +21,18 @@ owns it (``owner.json``) and the record of
 its last completed sync (``sync.json``) and, while the group is failed
 over, its fence record (``fence.json``); for groups with
 backup-protected volumes, the records of their backup chains
-(``backups.json``, see :mod:`rescuer.backups`).  Run reports are kept under
+(``backups.json``, see :mod:`rescuer.backups`), which one sync at a time
+reads and rewrites (``backups_locked``).  Run reports are kept under
 ``.reports/``.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import pathlib
 import shutil
+import tempfile
 
 from rescuer import capture as capture_mod
 from rescuer import exceptions
@@ -37,6 +42,7 @@ DEFINITION = 'group.json'
 LAST_SYNC = 'sync.json'
 FENCE = 'fence.json'
 BACKUPS = 'backups.json'
+BACKUPS_LOCK = 'backups.lock'
 OWNER = 'owner.json'
 # Run reports, beside the groups (a group name never starts with a dot).
 REPORTS = '.reports'
@@ -180,6 +186,21 @@ class DirectoryStore:
         state before the first backup)."""
         return self._record(group, BACKUPS) or {'chains': {}, 'retired': []}
 
+    @contextlib.contextmanager
+    def backups_locked(self, group):
+        """Hold the group's backup records while reading, changing and
+        saving them: two syncs of a group can overlap (a scheduled one and
+        the one that re-registering the group runs) and each rewrites the
+        whole record, so without the lock one's chains are lost."""
+        directory = self._group_dir(group)
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory / BACKUPS_LOCK, 'a') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     # ------------------------------------------------------------ reports
 
     def save_report(self, report):
@@ -210,10 +231,19 @@ def _safe(name):
 
 
 def _write_json(path, document):
-    """Write whole or not at all: .partial, fsync, rename."""
-    partial = path.with_name(path.name + '.partial')
-    with open(partial, 'w') as f:
-        json.dump(document, f, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+    """Write whole or not at all: a .partial of this writer's own, fsync,
+    rename (two writers of one record never share the .partial; the last
+    rename wins)."""
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.',
+                                   suffix='.partial')
+    try:
+        os.fchmod(fd, 0o644)    # as open() makes it; mkstemp's is 0600
+        with os.fdopen(fd, 'w') as f:
+            json.dump(document, f, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise

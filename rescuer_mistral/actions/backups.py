@@ -66,6 +66,12 @@ def record_sync_backups(action, new):
     state = store.backups(action.group)
     if not new and not state['retired']:
         return {'volumes': {}, 'retired': 0}
+    with store.backups_locked(action.group):
+        return _record(action, store, new)
+
+
+def _record(action, store, new):
+    state = store.backups(action.group)     # as it is now, under the lock
     definition = action.definition()
     apis = cinder_at_both_sites(action)
     primary = apis[definition['primary_site']]
@@ -126,6 +132,11 @@ def release(action):
     """Retire the chains of ``action``'s group and prune once; returns
     the number of backups still to delete (later syncs go on)."""
     store = action.store()
+    with store.backups_locked(action.group):
+        return _release(action, store)
+
+
+def _release(action, store):
     definition = action.definition()
     state = store.backups(action.group)
     volume_ids = set(state.get('chains') or {})

@@ -1,4 +1,6 @@
 import json
+import threading
+import time
 
 import pytest
 
@@ -103,3 +105,48 @@ def test_a_group_is_seen_only_by_the_project_that_registered_it(tmp_path):
     assert mine.definition('g1')['group'] == 'g1'
     # Rescuer itself (no project) sees every group.
     assert store.DirectoryStore(tmp_path).definition('g1')['group'] == 'g1'
+
+
+def test_writers_of_one_record_at_once_never_fail_and_leave_it_whole(
+        tmp_path):
+    # A scheduled sync and the one re-registering a group ran at once
+    # and shared one .partial: the second rename found no file.
+    kept = store.DirectoryStore(tmp_path)
+    errors = []
+
+    def write(n):
+        try:
+            for i in range(50):
+                kept.save_sync({'group': 'g1', 'writer': n, 'i': i})
+        except Exception as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert errors == []
+    assert kept.last_sync('g1')['i'] == 49
+    assert sorted(p.name for p in (tmp_path / 'g1').iterdir()) == [
+        'sync.json']
+
+
+def test_backup_records_are_changed_by_one_sync_at_a_time(tmp_path):
+    kept = store.DirectoryStore(tmp_path)
+    kept.save_backups('g1', {'chains': {}, 'retired': []})
+
+    def add(n):
+        for i in range(20):
+            with kept.backups_locked('g1'):
+                state = kept.backups('g1')
+                time.sleep(0.001)   # another sync reads meanwhile
+                state['retired'].append('%d-%d' % (n, i))
+                kept.save_backups('g1', state)
+
+    adders = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+    for adder in adders:
+        adder.start()
+    for adder in adders:
+        adder.join()
+    assert len(kept.backups('g1')['retired']) == 80
