@@ -19,7 +19,8 @@ Beside the captures, a group's directory holds its definition
 (``group.json``, written when the group is registered), the project that
 owns it (``owner.json``) and the record of
 its last completed sync (``sync.json``) and, while the group is failed
-over, its fence record (``fence.json``); for groups with
+over, its fence record (``fence.json``, read, enforced and saved or
+lifted by one action at a time: ``fence_locked``); for groups with
 backup-protected volumes, the records of their backup chains
 (``backups.json``, see :mod:`rescuer.backups`), which one sync at a time
 reads and rewrites (``backups_locked``).  Run reports are kept under
@@ -43,6 +44,7 @@ LAST_SYNC = 'sync.json'
 FENCE = 'fence.json'
 BACKUPS = 'backups.json'
 BACKUPS_LOCK = 'backups.lock'
+FENCE_LOCK = 'fence.lock'
 OWNER = 'owner.json'
 # Run reports, beside the groups (a group name never starts with a dot).
 REPORTS = '.reports'
@@ -186,15 +188,24 @@ class DirectoryStore:
         state before the first backup)."""
         return self._record(group, BACKUPS) or {'chains': {}, 'retired': []}
 
-    @contextlib.contextmanager
     def backups_locked(self, group):
         """Hold the group's backup records while reading, changing and
         saving them: two syncs of a group can overlap (a scheduled one and
         the one that re-registering the group runs) and each rewrites the
         whole record, so without the lock one's chains are lost."""
+        return self._locked(group, BACKUPS_LOCK)
+
+    def fence_locked(self, group):
+        """Hold the group's fence record while reading, enforcing and
+        saving it: a scheduled sync that enforces the fence must not save
+        it again after a failback has lifted it."""
+        return self._locked(group, FENCE_LOCK)
+
+    @contextlib.contextmanager
+    def _locked(self, group, lock_name):
         directory = self._group_dir(group)
         directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / BACKUPS_LOCK, 'a') as lock:
+        with open(directory / lock_name, 'a') as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield

@@ -251,7 +251,9 @@ class FinishFailbackAction(base.GroupAction):
         # The primary's volumes hold the DR site's data now: backup
         # chains start anew at the next sync (old ones are pruned by it).
         backup_actions.release(self)
-        self.store().clear_fence(self.group)
+        store = self.store()
+        with store.fence_locked(self.group):
+            store.clear_fence(self.group)
         return {'group': self.group, 'fence': None}
 
 

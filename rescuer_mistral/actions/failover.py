@@ -109,15 +109,22 @@ class FencePrimaryAction(base.GroupAction):
 
     def execute(self, context):
         store = self.store()
+        # Held throughout: a failback that lifts the fence meanwhile waits,
+        # and then finds it enforced and lifts it for good.
+        with store.fence_locked(self.group):
+            return self._fence(context, store)
+
+    def _fence(self, context, store):
         record = store.fence(self.group)
         if record is None and self.existing_only:
             return None
-        record = record or {
-            'group': self.group, 'fenced_at': failover.now(),
-            'run_id': self.run_id,
-            'primary_site': self.definition()['primary_site'],
-            'enforced': False, 'reason': None}
-        store.save_fence(record)
+        if record is None:
+            record = {
+                'group': self.group, 'fenced_at': failover.now(),
+                'run_id': self.run_id,
+                'primary_site': self.definition()['primary_site'],
+                'enforced': False, 'reason': None}
+            store.save_fence(record)
         if record['enforced']:
             return record
         try:

@@ -2,6 +2,8 @@
 protection settings refused by `stack create --dry-run`, naming the
 property."""
 
+import datetime
+
 from rescuer import groups
 from tests.functional import base
 
@@ -62,16 +64,20 @@ def test_protected_vnf_is_registered_synced_on_schedule_and_removed():
         assert (trigger['Workflow'], trigger['Pattern']) == (
             'rescuer_dr.sync_v1', '* * * * * */20')
 
-        # A change made at site-a reaches site-b by the schedule alone.
-        first_sync = out['last_sync_time']
+        # A change made at site-a reaches site-b by the schedule alone. The
+        # recovery server shows it once the standby update is done; the sync
+        # that carried it is recorded after its backups, seconds later.
+        changed_at = datetime.datetime.now(datetime.timezone.utc)
         base.cli('site-a', 'server', 'set', '--property', 'dr-test=synced',
                  resources['vnf'])
         base.wait_for(
             lambda: _recovery_server_metadata(
                 out['recovery_stack_id']).get('dr-test') == 'synced',
             timeout=120, interval=3, what='the change to reach site-b')
+        base.wait_for(lambda: _synced_after(name, changed_at), timeout=60,
+                      interval=3, what='the sync of the change to be recorded')
         later = base.stack_outputs('site-a', name)
-        assert later['last_sync_time'] > first_sync
+        assert later['last_sync_time'] > out['last_sync_time']
         assert later['rpo_status'] == 'met', later
         assert later['recovery_stack_id'] == out['recovery_stack_id']
 

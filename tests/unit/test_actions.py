@@ -4,6 +4,8 @@ What reaches a cloud is proven in tests/functional; here: which credentials
 an action picks, and how its failures surface to Mistral.
 """
 
+import time
+
 import pytest
 from mistral_lib import actions
 from mistral_lib.actions import context as mistral_context
@@ -140,6 +142,49 @@ def test_sync_enforces_only_a_recorded_fence(tmp_path, monkeypatch):
     dr_store.save_fence(record)
     assert failover_actions.FencePrimaryAction(
         'g', existing_only=True).run(context) == record
+
+
+def test_a_fence_lifted_while_a_sync_enforces_it_stays_lifted(
+        tmp_path, monkeypatch):
+    """A scheduled sync enforcing a recorded fence at a primary that has
+    just come back, while the failback lifts the fence: the lift waits for
+    the enforcement and wins, so the recreated primary is not cut off at
+    the next sync."""
+    import threading
+    from rescuer import failover
+    from rescuer_mistral.actions import failover as failover_actions
+    dr_store = _registry_with_store(tmp_path, monkeypatch)
+    dr_store.save_fence({'group': 'g', 'fenced_at': 'then',
+                         'run_id': 'run-1', 'primary_site': 'site-a',
+                         'enforced': False, 'reason': 'site-a is down'})
+    enforcing = threading.Event()
+    lift_tried = threading.Event()
+
+    def fence_primary(compute, network, capture):
+        enforcing.set()
+        lift_tried.wait(5)
+        time.sleep(0.2)     # the lift, unless it waits, is done by now
+        return {'servers_stopped': ['s1'], 'ports_down': []}
+
+    monkeypatch.setattr(failover, 'fence_primary', fence_primary)
+    monkeypatch.setattr(failover_actions.FencePrimaryAction, 'api',
+                        lambda self, context, which, api_class: None)
+    monkeypatch.setattr(failover_actions.FencePrimaryAction, 'capture',
+                        lambda self: {})
+
+    def lift():
+        enforcing.wait(5)
+        lift_tried.set()
+        with dr_store.fence_locked('g'):
+            dr_store.clear_fence('g')
+
+    lifter = threading.Thread(target=lift)
+    lifter.start()
+    enforced = failover_actions.FencePrimaryAction(
+        'g', existing_only=True).run(_context('http://127.0.0.1:2/v3'))
+    lifter.join()
+    assert enforced['enforced'] and enforced['servers_stopped'] == ['s1']
+    assert dr_store.fence('g') is None
 
 
 def _sync_group(tmp_path, monkeypatch, standby_action):
