@@ -34,6 +34,7 @@ import os
 import pathlib
 import shutil
 import tempfile
+import time
 
 from rescuer import capture as capture_mod
 from rescuer import exceptions
@@ -46,6 +47,8 @@ BACKUPS = 'backups.json'
 BACKUPS_LOCK = 'backups.lock'
 FENCE_LOCK = 'fence.lock'
 OWNER = 'owner.json'
+# A .partial this old is a dead writer's, removed at the next capture.
+STALE_PARTIAL_SECONDS = 3600
 # Run reports, beside the groups (a group name never starts with a dot).
 REPORTS = '.reports'
 
@@ -105,6 +108,13 @@ class DirectoryStore:
     def _prune(self, directory):
         for old in self._files(directory)[:-self.keep]:
             old.unlink()
+        # What a writer killed mid-write left (any live write takes far
+        # less than this).
+        stale = time.time() - STALE_PARTIAL_SECONDS
+        for partial in directory.glob('*.partial'):
+            with contextlib.suppress(FileNotFoundError):
+                if partial.stat().st_mtime < stale:
+                    partial.unlink()
 
     def history(self, group):
         directory = self._group_dir(group)

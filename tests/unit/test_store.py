@@ -1,4 +1,5 @@
 import json
+import os
 import threading
 import time
 
@@ -150,3 +151,19 @@ def test_backup_records_are_changed_by_one_sync_at_a_time(tmp_path):
     for adder in adders:
         adder.join()
     assert len(kept.backups('g1')['retired']) == 80
+
+
+def test_a_dead_writers_partial_is_removed_at_the_next_capture(tmp_path):
+    kept = store.DirectoryStore(tmp_path)
+    kept.save(_document(at='2026-11-26T07:00:00+00:00', cid='c1'))
+    directory = tmp_path / 'g1'
+    dead = directory / 'backups.json.k1l2m3.partial'
+    live = directory / 'sync.json.n4o5p6.partial'
+    dead.write_text('{"cha')
+    live.write_text('{"la')
+    hours_ago = time.time() - store.STALE_PARTIAL_SECONDS - 60
+    os.utime(dead, (hours_ago, hours_ago))
+    kept.save(_document(at='2026-11-26T07:01:00+00:00', cid='c2'))
+    assert not dead.exists()
+    assert live.exists()    # another writer's, still being written
+    assert kept.latest('g1')[0]['capture_id'] == 'c2'
