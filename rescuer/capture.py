@@ -3,10 +3,14 @@
 One capture is one point-in-time document: Heat's view of the stack
 (template, parameters, resources with physical ids) plus the live details
 recovery needs, read from Nova, Neutron, Cinder and Glance.  Every service
-is read with a fixed number of list calls - never one call per resource -
-so a capture's cost does not grow with the group (the document records its
-call count).  Secrets are never copied: user data, admin passwords, key
-material and hidden template parameters are left out.
+is read with list calls, never one call per resource: a fixed number, plus
+one per ``FILTER_CHUNK`` members of a kind beyond the first (the document
+records its call count).  Neutron's lists are filtered at Neutron by the
+group's ids, so a capture reads the group's ports, networks and subnets,
+not the whole project's: with many groups in one project, an unfiltered
+port list cost each capture the ports of every other group.  Secrets are
+never copied: user data, admin passwords, key material and hidden template
+parameters are left out.
 
 The document (schema version 1)::
 
@@ -31,6 +35,9 @@ from rescuer import clients
 from rescuer import exceptions
 
 SCHEMA_VERSION = 1
+# Ids per filtered list call: 50 UUIDs keep the request line near 2 kB,
+# well inside the limits of the web servers in front of the APIs.
+FILTER_CHUNK = 50
 # Never copied into a capture, wherever they appear.
 SECRET_KEYS = frozenset((
     'user_data', 'adminPass', 'admin_pass', 'password', 'key_data',
@@ -91,6 +98,20 @@ def _ids(resources, *types):
             and r['physical_id']}
 
 
+def _filtered(api, service_type, path, key, field, values):
+    """The ``key`` records of ``path`` whose ``field`` is one of
+    ``values``, filtered by the service (``?field=a&field=b``), in calls
+    of ``FILTER_CHUNK`` values; none without values.  Sorted by id."""
+    values = sorted(values)
+    found = {}
+    for start in range(0, len(values), FILTER_CHUNK):
+        query = '&'.join('%s=%s' % (field, v)
+                         for v in values[start:start + FILTER_CHUNK])
+        for record in api.get(service_type, '%s?%s' % (path, query))[key]:
+            found[record['id']] = record
+    return [found[i] for i in sorted(found)]
+
+
 def _images(api, servers):
     """The images the servers were booted from: one filtered call."""
     ids = sorted({s['image']['id'] for s in servers
@@ -147,13 +168,15 @@ def capture_stack(session, site, stack_id, group=None, members=None):
                       'OS::Rescuer::ReplicatedVolume')
     servers = [s for s in api.get('compute', '/servers/detail')['servers']
                if s['id'] in servers_ids]
-    ports = api.get('network', '/v2.0/ports')['ports']
-    member_ports = [p for p in ports if p['device_id'] in servers_ids or
-                    p['id'] in _ids(resources, 'OS::Neutron::Port')]
+    member_ports = {p['id']: p for p in _filtered(
+        api, 'network', '/v2.0/ports', 'ports', 'device_id', servers_ids) +
+        _filtered(api, 'network', '/v2.0/ports', 'ports', 'id',
+                  _ids(resources, 'OS::Neutron::Port'))}
+    member_ports = [member_ports[i] for i in sorted(member_ports)]
     network_ids |= {p['network_id'] for p in member_ports}
     member_port_ids = {p['id'] for p in member_ports}
-    floating_ips = [f for f in api.get('network', '/v2.0/floatingips')[
-        'floatingips'] if f.get('port_id') in member_port_ids]
+    floating_ips = _filtered(api, 'network', '/v2.0/floatingips',
+                             'floatingips', 'port_id', member_port_ids)
     # The external networks too: recovery maps them by name.
     network_ids |= {f['floating_network_id'] for f in floating_ips}
     document = {
@@ -174,10 +197,10 @@ def capture_stack(session, site, stack_id, group=None, members=None):
             'flavors'] if f['id'] in {s['flavor'].get('id')
                                       for s in servers}],
         'images': _images(api, servers),
-        'networks': [n for n in api.get('network', '/v2.0/networks')[
-            'networks'] if n['id'] in network_ids],
-        'subnets': [s for s in api.get('network', '/v2.0/subnets')[
-            'subnets'] if s['network_id'] in network_ids],
+        'networks': _filtered(api, 'network', '/v2.0/networks',
+                              'networks', 'id', network_ids),
+        'subnets': _filtered(api, 'network', '/v2.0/subnets', 'subnets',
+                             'network_id', network_ids),
         'ports': member_ports,
         'security_groups': api.get('network', '/v2.0/security-groups')[
             'security_groups'],
