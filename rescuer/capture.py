@@ -5,10 +5,15 @@ One capture is one point-in-time document: Heat's view of the stack
 recovery needs, read from Nova, Neutron, Cinder and Glance.  Every service
 is read with list calls, never one call per resource: a fixed number, plus
 one per ``FILTER_CHUNK`` members of a kind beyond the first (the document
-records its call count).  Neutron's lists are filtered at Neutron by the
-group's ids, so a capture reads the group's ports, networks and subnets,
-not the whole project's: with many groups in one project, an unfiltered
-port list cost each capture the ports of every other group.  Secrets are
+records its call count).  Neutron's lists (and Glance's) are filtered at
+the service by the group's ids, so a capture reads the group's ports,
+networks, subnets and security groups, not the whole project's: with many
+groups in one project, an unfiltered port list cost each capture the ports
+of every other group.  Nova and Cinder cannot filter by a list of ids, so
+the project's servers and volumes are read, only when the group has any,
+and to their last page (``PAGE_LIMIT`` a call): a first page alone would
+miss members once a project has more than the service's cap (1000; 25 for
+Glance's images).  Secrets are
 never copied: user data, admin passwords, key material and hidden template
 parameters are left out.
 
@@ -38,6 +43,12 @@ SCHEMA_VERSION = 1
 # Ids per filtered list call: 50 UUIDs keep the request line near 2 kB,
 # well inside the limits of the web servers in front of the APIs.
 FILTER_CHUNK = 50
+# Records asked for per page of Nova's, Cinder's and Glance's lists: their
+# default caps ([api] max_limit, osapi_max_limit, api_limit_max).  Glance
+# returns only 25 images a page unless asked for more.  A list is read to
+# its end however low a site's cap: the next page is asked for while the
+# service says there is one.
+PAGE_LIMIT = 1000
 # Never copied into a capture, wherever they appear.
 SECRET_KEYS = frozenset((
     'user_data', 'adminPass', 'admin_pass', 'password', 'key_data',
@@ -112,15 +123,54 @@ def _filtered(api, service_type, path, key, field, values):
     return [found[i] for i in sorted(found)]
 
 
+def _has_next_page(page, key):
+    """Nova and Cinder link the next page (``<key>_links``), Glance names
+    it (``next``)."""
+    return bool(page.get('next')) or any(
+        link.get('rel') == 'next' for link in page.get(key + '_links') or ())
+
+
+def _paged(api, service_type, path, key):
+    """Every ``key`` record of the list ``path``, ``PAGE_LIMIT`` a call,
+    each next page from the marker of the last record."""
+    separator = '&' if '?' in path else '?'
+    query = '%s%slimit=%d' % (path, separator, PAGE_LIMIT)
+    page = api.get(service_type, query)
+    records = list(page[key])
+    while page[key] and _has_next_page(page, key):
+        page = api.get(service_type, '%s&marker=%s' % (query,
+                                                       records[-1]['id']))
+        records.extend(page[key])
+    return records
+
+
+def _server_groups(api, servers_ids):
+    """The server groups with a member among ``servers_ids``.  Nova pages
+    them by offset and links no next page: one is asked for while a page
+    is full."""
+    found, offset = [], 0
+    while True:
+        page = api.get('compute', '/os-server-groups?limit=%d&offset=%d'
+                       % (PAGE_LIMIT, offset))['server_groups']
+        found += [g for g in page if set(g.get('members') or [])
+                  & servers_ids]
+        if len(page) < PAGE_LIMIT:
+            return found
+        offset += len(page)
+
+
 def _images(api, servers):
-    """The images the servers were booted from: one filtered call."""
+    """The images the servers were booted from, filtered by id at Glance
+    (``FILTER_CHUNK`` a call)."""
     ids = sorted({s['image']['id'] for s in servers
                   if isinstance(s.get('image'), dict)})
-    if not ids:
-        return []
-    found = api.get('image', '/v2/images?id=in:%s' % ','.join(ids))
+    found = []
+    for start in range(0, len(ids), FILTER_CHUNK):
+        found += _paged(api, 'image', '/v2/images?id=in:%s' % ','.join(
+            ids[start:start + FILTER_CHUNK]), 'images')
     return [{'id': i['id'], 'name': i['name'], 'checksum': i.get('checksum'),
-             'disk_format': i.get('disk_format')} for i in found['images']]
+             'disk_format': i.get('disk_format')}
+            for i in sorted(found, key=lambda i: i['id'])]
 
 
 def _service_chains(api, port_ids):
@@ -166,8 +216,12 @@ def capture_stack(session, site, stack_id, group=None, members=None):
     network_ids = _ids(resources, 'OS::Neutron::Net')
     volume_ids = _ids(resources, 'OS::Cinder::Volume',
                       'OS::Rescuer::ReplicatedVolume')
-    servers = [s for s in api.get('compute', '/servers/detail')['servers']
-               if s['id'] in servers_ids]
+    # Nova and Cinder cannot filter by a list of ids: the project's
+    # servers and volumes are read, all pages, only when the group has any.
+    servers = [s for s in _paged(api, 'compute', '/servers/detail',
+                                 'servers')
+               if s['id'] in servers_ids] if servers_ids else []
+    flavor_ids = {s['flavor'].get('id') for s in servers}
     member_ports = {p['id']: p for p in _filtered(
         api, 'network', '/v2.0/ports', 'ports', 'device_id', servers_ids) +
         _filtered(api, 'network', '/v2.0/ports', 'ports', 'id',
@@ -193,25 +247,28 @@ def capture_stack(session, site, stack_id, group=None, members=None):
                   'outputs': stack.get('outputs') or []},
         'resources': resources,
         'servers': servers,
-        'flavors': [f for f in api.get('compute', '/flavors/detail')[
-            'flavors'] if f['id'] in {s['flavor'].get('id')
-                                      for s in servers}],
+        'flavors': [f for f in _paged(api, 'compute', '/flavors/detail',
+                                      'flavors')
+                    if f['id'] in flavor_ids] if flavor_ids else [],
         'images': _images(api, servers),
         'networks': _filtered(api, 'network', '/v2.0/networks',
                               'networks', 'id', network_ids),
         'subnets': _filtered(api, 'network', '/v2.0/subnets', 'subnets',
                              'network_id', network_ids),
         'ports': member_ports,
-        'security_groups': api.get('network', '/v2.0/security-groups')[
-            'security_groups'],
+        'security_groups': _filtered(
+            api, 'network', '/v2.0/security-groups', 'security_groups',
+            'id', {g for p in member_ports
+                   for g in p.get('security_groups') or []}),
         'floating_ips': floating_ips,
-        'server_groups': [g for g in api.get(
-            'compute', '/os-server-groups')['server_groups']
-            if set(g.get('members') or []) & servers_ids],
-        'volumes': [v for v in api.get('volumev3', '/volumes/detail')[
-            'volumes'] if v['id'] in volume_ids or any(
-                a['server_id'] in servers_ids
-                for a in v.get('attachments') or [])],
+        'server_groups': _server_groups(api, servers_ids)
+        if servers else [],
+        'volumes': [v for v in _paged(api, 'volumev3', '/volumes/detail',
+                                      'volumes')
+                    if v['id'] in volume_ids or any(
+                        a['server_id'] in servers_ids
+                        for a in v.get('attachments') or [])]
+        if volume_ids or servers else [],
     }
     document.update(_service_chains(api, member_port_ids))
     document['api_calls'] = api.calls

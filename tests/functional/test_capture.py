@@ -6,6 +6,8 @@ import pathlib
 import pytest
 
 from rescuer import capture
+from rescuer import clients
+from rescuer import sites
 from tests.functional import base
 
 VNF_SITE = str(base.REPO / 'examples' / 'vnf-site.yaml')
@@ -90,9 +92,30 @@ def test_capture_calls_grow_by_one_per_50_members_of_a_kind(
     assert large['counts']['resources'] == 60
     # Neutron's lists are filtered by the group's ids, 50 a call: the 58
     # ports take 2 calls, and so do their floating IPs; with no server
-    # there is no call for the servers' ports nor for their images.
+    # and no volume there is no call for the servers, their ports,
+    # flavors, images and server groups, nor for the volumes.
     assert small['api_calls'] == 18
-    assert large['api_calls'] == small['api_calls'] - 2 + 2
+    assert large['api_calls'] == small['api_calls'] - 6 + 2
+
+
+def test_capture_reads_nova_cinder_and_glance_lists_page_by_page(
+        vnf_stack, monkeypatch):
+    # One record a page: the capture follows each service's own next page
+    # (Nova's servers_links and flavors_links, Cinder's volumes_links,
+    # Glance's next) and finds the records a capture of whole pages finds.
+    site = sites.Registry.load(
+        base.lab_env()['RESCUER_SITES_FILE']).get('site-a')
+    session = clients.site_session(site)
+    whole = capture.capture_stack(session, site, vnf_stack)
+    monkeypatch.setattr(capture, 'PAGE_LIMIT', 1)
+    paged = capture.capture_stack(session, site, vnf_stack)
+    for kind in ('servers', 'flavors', 'images', 'volumes'):
+        assert whole[kind], kind
+        assert ([r['id'] for r in paged[kind]] ==
+                [r['id'] for r in whole[kind]]), kind
+    # A call a record, then an empty page: at least 2 servers, 2 flavors,
+    # the members' one image and 2 volumes, 7 calls more.
+    assert paged['api_calls'] >= whole['api_calls'] + 7
 
 
 HOOKS = '''
