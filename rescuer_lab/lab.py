@@ -87,6 +87,7 @@ def write_configs(site, secrets):
         db_url=lambda service: infra.db_url(site, service, db_password),
         password=lambda user: secrets.get('%s/%s' % (site.name, user)),
         heat_plugin_dirs=paths.source_dir() / 'rescuer_heat' / 'resources',
+        heat_engine_workers=topo.heat_engine_workers(),
         mistral_port=site.port(topo.MISTRAL_API_PORT),
         backups_dir=paths.backups_dir(),
         volumes_dir=paths.volumes_dir(site),
@@ -463,6 +464,7 @@ def _reserve_ports(sites):
 
 def up(sites=topo.SITES):
     started = time.monotonic()
+    topo.heat_engine_workers()      # a bad setting fails before any change
     installer.ensure_venv()
     infra.ensure_tools()
     _reserve_ports(sites)

@@ -103,6 +103,16 @@ def _port_base(env_name, default):
     return int(os.environ.get(env_name, default))
 
 
+def heat_engine_workers():
+    """heat-engine processes a site (``RESCUER_LAB_HEAT_ENGINE_WORKERS``,
+    1 by default)."""
+    text = os.environ.get('RESCUER_LAB_HEAT_ENGINE_WORKERS', '1')
+    if not text.isdigit() or not 1 <= int(text) <= 8:
+        raise RuntimeError('RESCUER_LAB_HEAT_ENGINE_WORKERS must be a '
+                           'whole number from 1 to 8, not %r' % text)
+    return int(text)
+
+
 SITES = (
     Site(name='site-a', region='RegionA', country='DE',
          location='Frankfurt',

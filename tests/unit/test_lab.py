@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from rescuer_lab import cli
 from rescuer_lab import infra
 from rescuer_lab import lab
 from rescuer_lab import paths
@@ -118,6 +119,7 @@ def test_configs_render_with_site_values_privately(lab_dir):
     assert 'region_name_for_services = RegionB\n' in text
     assert '/rescuer_heat/resources\n' in text
     assert '/rescuer-site-b\n' in text  # its own RabbitMQ vhost
+    assert 'num_engine_workers = 1\n' in text
     assert stat.S_IMODE(os.stat(heat_conf).st_mode) == 0o600
     mistral_conf = lab_dir / 'site-b' / 'etc' / 'mistral' / 'mistral.conf'
     assert 'port = 38989' in mistral_conf.read_text()
@@ -132,6 +134,27 @@ def test_configs_render_with_site_values_privately(lab_dir):
     assert (lab_dir / 'site-b' / 'etc' / 'nova' / 'api-paste.ini').exists()
     sudo = lab_dir / 'bin' / 'sudo'
     assert os.access(sudo, os.X_OK)
+
+
+def test_heat_engine_workers_come_from_the_environment(lab_dir,
+                                                       monkeypatch):
+    monkeypatch.setenv('RESCUER_LAB_HEAT_ENGINE_WORKERS', '2')
+    paste = lab_dir / 'venv' / 'etc' / 'nova' / 'api-paste.ini'
+    paste.parent.mkdir(parents=True)
+    paste.write_text('[composite:osapi_compute]\n')
+    lab.write_configs(topology.site('site-a'), lab_secrets.Secrets())
+    heat_conf = lab_dir / 'site-a' / 'etc' / 'heat' / 'heat.conf'
+    assert 'num_engine_workers = 2\n' in heat_conf.read_text()
+
+
+@pytest.mark.parametrize('value', ['0', 'two', '9', ''])
+def test_a_bad_heat_engine_worker_count_fails_up_before_any_change(
+        lab_dir, monkeypatch, capsys, value):
+    monkeypatch.setenv('RESCUER_LAB_HEAT_ENGINE_WORKERS', value)
+    monkeypatch.setattr(lab.installer, 'ensure_venv', pytest.fail)
+    assert cli.main(['up']) == 1
+    assert ('RESCUER_LAB_HEAT_ENGINE_WORKERS must be a whole number from 1 '
+            'to 8, not %r' % value) in capsys.readouterr().err
 
 
 SITE_SERVICES = [
