@@ -118,9 +118,12 @@ def restore_primary_volume(cinder, compute, capture, volume_id, backup_id):
     volume = cinder.get_volume(volume_id)
     if volume['status'] in ('restoring-backup',):
         return {'volume_id': volume_id, 'restoring': True}
-    for attachment in volume.get('attachments') or []:
-        compute.detach_volume(attachment['server_id'], volume_id)
-    if volume.get('attachments'):
+    # A detach already asked for shows as 'detaching', the attachment
+    # still listed: asking again is refused (HTTP 400), so wait for it.
+    if volume['status'] == 'in-use':
+        for attachment in volume.get('attachments') or []:
+            compute.detach_volume(attachment['server_id'], volume_id)
+    if volume.get('attachments') or volume['status'] == 'detaching':
         return {'volume_id': volume_id, 'restoring': False,
                 'detaching': True}
     cinder.restore_backup(backup_id, volume_id)

@@ -80,6 +80,12 @@ def test_restore_detaches_first_then_restores():
     assert first['restoring'] is False
     assert nova.detached == [('s-1', 'v-1')]
     assert cinder.calls == []
+    # The detach under way: the attachment is still listed, and Nova
+    # refuses a second detach (HTTP 400), so none is asked for.
+    cinder.volumes['v-1']['status'] = 'detaching'
+    again = failback.restore_primary_volume(cinder, nova, {}, 'v-1', 'b-1')
+    assert again['restoring'] is False
+    assert nova.detached == [('s-1', 'v-1')]
     cinder.volumes['v-1'] = {'status': 'available', 'attachments': []}
     assert failback.restore_primary_volume(cinder, nova, {}, 'v-1',
                                            'b-1')['restoring'] is True
