@@ -109,15 +109,20 @@ def _ids(resources, *types):
             and r['physical_id']}
 
 
+def _chunks(values):
+    """``values`` sorted, in lists of at most ``FILTER_CHUNK``."""
+    values = sorted(values)
+    return [values[start:start + FILTER_CHUNK]
+            for start in range(0, len(values), FILTER_CHUNK)]
+
+
 def _filtered(api, service_type, path, key, field, values):
     """The ``key`` records of ``path`` whose ``field`` is one of
     ``values``, filtered by the service (``?field=a&field=b``), in calls
     of ``FILTER_CHUNK`` values; none without values.  Sorted by id."""
-    values = sorted(values)
     found = {}
-    for start in range(0, len(values), FILTER_CHUNK):
-        query = '&'.join('%s=%s' % (field, v)
-                         for v in values[start:start + FILTER_CHUNK])
+    for chunk in _chunks(values):
+        query = '&'.join('%s=%s' % (field, v) for v in chunk)
         for record in api.get(service_type, '%s?%s' % (path, query))[key]:
             found[record['id']] = record
     return [found[i] for i in sorted(found)]
@@ -162,12 +167,12 @@ def _server_groups(api, servers_ids):
 def _images(api, servers):
     """The images the servers were booted from, filtered by id at Glance
     (``FILTER_CHUNK`` a call)."""
-    ids = sorted({s['image']['id'] for s in servers
-                  if isinstance(s.get('image'), dict)})
+    ids = {s['image']['id'] for s in servers
+           if isinstance(s.get('image'), dict)}
     found = []
-    for start in range(0, len(ids), FILTER_CHUNK):
+    for chunk in _chunks(ids):
         found += _paged(api, 'image', '/v2/images?id=in:%s' % ','.join(
-            ids[start:start + FILTER_CHUNK]), 'images')
+            chunk), 'images')
     return [{'id': i['id'], 'name': i['name'], 'checksum': i.get('checksum'),
              'disk_format': i.get('disk_format')}
             for i in sorted(found, key=lambda i: i['id'])]
