@@ -69,3 +69,50 @@ def test_every_expression_is_one_that_mistral_finds(path):
     for text in _strings(yaml.safe_load(path.read_text())):
         if '<%' in text:
             assert text.count('<%') == len(expression.findall(text)), text
+
+
+RESULT_FIELD = re.compile(r'task\(\)\.result\.(\w+)')
+ACTION_ERROR = ("Failed to run action [action_ex_id=1, action_cls=...]: "
+                "Invalid input for operation: HTTP 400")
+
+
+def _retry_clauses_reading_result_fields():
+    for path in WORKBOOKS:
+        for wf_name, workflow in _workflows(path):
+            for task_name, task in workflow['tasks'].items():
+                clause = (task.get('retry') or {}).get('continue-on', '')
+                fields = RESULT_FIELD.findall(clause)
+                if fields:
+                    yield pytest.param(
+                        clause, fields, id='%s.%s' % (wf_name, task_name))
+
+
+def _evaluate_with_result(clause, result):
+    # Mistral's own YAQL evaluator and functions, with task() answering
+    # from memory as it answers from the task execution in the engine.
+    from mistral.expressions import yaql_expression
+    from yaql.language import specs
+
+    context = yaql_expression.get_yaql_context({})
+    context = context.create_child_context()
+
+    @specs.name('task')
+    def task_(task_name=None):
+        return {'name': 'retried', 'state': 'RUNNING', 'result': result}
+
+    context.register_function(task_)
+    expression = clause.strip()[2:-2]
+    return yaql_expression.get_yaql_engine_class()(expression).evaluate(
+        context=context)
+
+
+@pytest.mark.parametrize('clause, fields',
+                         list(_retry_clauses_reading_result_fields()))
+def test_retry_stops_on_an_action_error_and_loops_on_a_result(clause, fields):
+    # Mistral evaluates continue-on on an ERROR result too, where the
+    # result is the error text: the clause must then be false (the task
+    # fails with the action's own error), not raise a YAQL error.
+    assert _evaluate_with_result(clause, ACTION_ERROR) is False
+    loops = [_evaluate_with_result(clause, {field: value for field in fields})
+             for value in (False, True, 'IN_PROGRESS')]
+    assert True in loops, clause
