@@ -75,6 +75,13 @@ def replica_dir(site):
     return paths.volumes_dir(site.peer) / ('from-%s' % site.name)
 
 
+def heat_plugin_dirs():
+    """Rescuer's resource types, then the lab's own fixes for Heat."""
+    source = paths.source_dir()
+    return [source / 'rescuer_heat' / 'resources',
+            source / 'rescuer_lab' / 'heat_plugins']
+
+
 def write_configs(site, secrets):
     db_password = secrets.get('mariadb')
     context = dict(
@@ -86,7 +93,7 @@ def write_configs(site, secrets):
             site, secrets.get('%s/rabbit' % site.name)),
         db_url=lambda service: infra.db_url(site, service, db_password),
         password=lambda user: secrets.get('%s/%s' % (site.name, user)),
-        heat_plugin_dirs=paths.source_dir() / 'rescuer_heat' / 'resources',
+        heat_plugin_dirs=','.join(str(d) for d in heat_plugin_dirs()),
         heat_engine_workers=topo.heat_engine_workers(),
         mistral_port=site.port(topo.MISTRAL_API_PORT),
         backups_dir=paths.backups_dir(),

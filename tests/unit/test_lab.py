@@ -117,7 +117,8 @@ def test_configs_render_with_site_values_privately(lab_dir):
     text = heat_conf.read_text()
     assert 'host = site-b\n' in text
     assert 'region_name_for_services = RegionB\n' in text
-    assert '/rescuer_heat/resources\n' in text
+    assert ('/rescuer_heat/resources,%s/rescuer_lab/heat_plugins\n'
+            % paths.source_dir()) in text
     assert '/rescuer-site-b\n' in text  # its own RabbitMQ vhost
     assert 'num_engine_workers = 1\n' in text
     assert stat.S_IMODE(os.stat(heat_conf).st_mode) == 0o600

@@ -1,0 +1,1 @@
+"""Heat plugins the lab loads beside Rescuer's own (lab-only fixes)."""
