@@ -141,10 +141,16 @@ def baseline_create(group, workdir):
     return seconds, len(capture['servers'])
 
 
-def bench_failover(sizes, workdir):
+MODES = ('cold-standby', 'hot-standby')
+# The failover steps whose seconds a row shows (where the time goes).
+SHOWN_STEPS = ('fence', 'activate', 'wait_active', 'start_servers',
+               'check_health', 'record_active', 'wait_recorded')
+
+
+def bench_failover(sizes, workdir, modes=MODES):
     rows = []
     for size in sizes:
-        for mode in ('cold-standby', 'hot-standby'):
+        for mode in modes:
             name = base.unique('bench-%d' % size)
             path = write(workdir / ('%s.json' % name), template(size, mode))
             base.cli_json('site-a', 'stack', 'create', '--wait', '-t', path,
@@ -156,11 +162,17 @@ def bench_failover(sizes, workdir):
                 failover, execution = run_workflow(
                     'rescuer_dr.failover_v1', {'groups': [group]})
                 report = execution['output']['report']
+                [steps] = [g['steps'] for g in report['groups']]
                 rows.append({'size': size, 'mode': mode, 'servers': servers,
                              'baseline_s': round(baseline, 1),
                              'failover_s': round(failover, 1),
                              'achieved_rto_s': report['achieved_rto'],
-                             'ratio': round(failover / baseline, 2)})
+                             'ratio': round(failover / baseline, 2),
+                             'rto_ratio': round(report['achieved_rto'] /
+                                                baseline, 2),
+                             'steps_s': {s['step']: s['seconds']
+                                         for s in steps
+                                         if s['step'] in SHOWN_STEPS}})
                 print(json.dumps(rows[-1]), flush=True)
             finally:
                 base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
@@ -407,6 +419,8 @@ PARTS = ('failover', 'capture', 'rpo', 'data-rpo', 'load')
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', default='10,50,200')
+    parser.add_argument('--modes', default=','.join(MODES),
+                        help='standby modes of the failover part')
     parser.add_argument('--capture-sizes', default='10,50,200,500')
     parser.add_argument('--rpo-cycles', type=int, default=6)
     parser.add_argument('--load-shapes', default='50x4,100x4,50x20',
@@ -415,12 +429,15 @@ def main():
     parser.add_argument('--only', choices=PARTS, action='append',
                         help='run only this part (repeatable)')
     args = parser.parse_args()
+    modes = [m for m in args.modes.split(',') if m]
+    if not modes or set(modes) - set(MODES):
+        parser.error('--modes takes %s' % ' and/or '.join(MODES))
     workdir = pathlib.Path(base.lab_env()['RESCUER_LAB_DIR']) / 'bench'
     workdir.mkdir(exist_ok=True)
     parts = args.only or PARTS
     runners = {
         'failover': lambda: bench_failover(
-            [int(s) for s in args.sizes.split(',') if s], workdir),
+            [int(s) for s in args.sizes.split(',') if s], workdir, modes),
         'capture': lambda: bench_capture(
             [int(s) for s in args.capture_sizes.split(',') if s], workdir),
         'rpo': lambda: bench_rpo(args.rpo_cycles, workdir),

@@ -16,11 +16,14 @@ from rescuer import exceptions
 from rescuer import groups
 from rescuer import heat
 from rescuer import render
+from rescuer import standby
 from rescuer import sync
 
 CAPACITY_KEYS = ('instances', 'vcpus', 'ram_mb', 'volumes_gb')
 # Groups one failover, switchover, drill or failback run may name.
 MAX_GROUPS = 500
+# What an activation did when a hot standby served as it was.
+IN_SERVICE = 'in_service'
 
 
 def now():
@@ -264,17 +267,23 @@ def _restore_backup(cinder, volume, backup, name):
 
 # ----------------------------------------------------------- activation
 
-def activate(api, definition, capture, promoted):
+def activate(api, definition, capture, promoted, serve_first=False):
     """Bring the recovery stack to ``active`` on the promoted data and
     mark it as serving the failed-over group.
 
     :param promoted: ``{primary volume id: DR-site volume id}``.
-    :returns: ``{stack_id, action}``; action is UPDATE, CREATE or
-        unchanged (a re-run finding the stack already active on the
-        same data).
+    :param serve_first: when the stack is a hot standby that the active
+        level would not change (see :func:`serves_as_hot`), change
+        nothing and say so (action ``in_service``): the caller checks the
+        group's health first, then calls again without ``serve_first``
+        to mark the stack (a Heat update that visits every resource of
+        the stack, so its time grows with the group's size).
+    :returns: ``{stack_id, action}``; action is UPDATE, CREATE,
+        in_service, or unchanged (a re-run finding the stack already
+        active on the same data).
     """
     model, template = sync.recovery_template(definition, capture, api.site)
-    parameters = {'standby_level': 'active'}
+    parameters = {standby.LEVEL_PARAMETER: standby.ACTIVE}
     for volume_id, parameter in render.promoted_parameters(model).items():
         if volume_id not in promoted:
             raise exceptions.InvalidReplication(
@@ -293,9 +302,25 @@ def activate(api, definition, capture, promoted):
             stack['stack_status'] in ('UPDATE_COMPLETE', 'CREATE_COMPLETE')
             and all(current.get(k) == v for k, v in parameters.items())):
         return {'stack_id': stack['id'], 'action': 'unchanged'}
+    if serve_first and serves_as_hot(api, stack, template, parameters):
+        return {'stack_id': stack['id'], 'action': IN_SERVICE}
     api.update_stack(stack['id'], template=template, parameters=parameters,
                      tags=tags)
     return {'stack_id': stack['id'], 'action': 'UPDATE'}
+
+
+def serves_as_hot(api, stack, template, active_parameters):
+    """True when the hot standby ``stack`` already serves as the active
+    level would: that level changes no parameter but the level (no
+    promoted volume), adds no resource (nothing under the ``serving``
+    condition), and the stack settled, not failed over, on this very
+    template at the hot level."""
+    if set(active_parameters) != {standby.LEVEL_PARAMETER}:
+        return False
+    if standby.active_only_resources(template):
+        return False
+    return (not sync.is_failed_over(stack) and sync.is_current(
+        api, stack, template, {standby.LEVEL_PARAMETER: standby.HOT}))
 
 
 def health(api, compute, stack_id):

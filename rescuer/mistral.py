@@ -90,6 +90,27 @@ class MistralAPI(rest.ServiceAPI):
             run.append(execution)
         return run
 
+    def group_runs(self, root_id, groups):
+        """The workflows of run ``root_id`` on one of ``groups`` (their
+        input names a ``group``): ``[{group, state, tasks}]``, the tasks'
+        names and states read only for the workflows still running."""
+        listing = self._call(
+            'GET', '/executions?root_execution_id=%s&fields=id,input,state'
+            '&limit=1000' % root_id)['executions']
+        runs = []
+        for execution in listing:
+            group = _json(execution.get('input')).get('group')
+            if group not in groups:
+                continue
+            tasks = []
+            if execution['state'] in RUNNING_STATES:
+                tasks = self._call(
+                    'GET', '/tasks?workflow_execution_id=%s&fields=name,state'
+                    % execution['id'])['tasks']
+            runs.append({'group': group, 'state': execution['state'],
+                         'tasks': tasks})
+        return runs
+
     def _task_error(self, task_id):
         """The errors of a failed task's actions (Mistral's own state
         info only says that some failed)."""

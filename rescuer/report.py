@@ -17,12 +17,18 @@ Arithmetic (seconds):
 
 import datetime
 
+from rescuer import exceptions
+
 SCHEMA_VERSION = 1
 GROUP_WORKFLOW_SUFFIX = '_group_v1'
 # The steps whose success is a group's recovery (its RTO ends there):
 # what a group workflow does after it - a drill's clean-up, a failback's
 # return of the DR site to standby - is in the report but not in the RTO.
 HEALTH_STEPS = ('check_health', 'check_primary')
+# The step a group workflow takes when its health check ran out of tries.
+UNHEALTHY_STEP = 'unhealthy'
+TIER_STATES = (RECOVERED, IN_PROGRESS) = ('RECOVERED', 'IN_PROGRESS')
+FAILED_STATES = ('ERROR', 'CANCELLED')
 
 
 def _time(text):
@@ -85,11 +91,15 @@ def build(kind, run_id, site, plan, executions, fences=None,
     for tier in plan['tiers']:
         members = [g for g in groups if g['group'] in tier]
         done = [g for g in members if g['end'] is not None]
+        recovered = [g['achieved_rto'] for g in members]
         tiers.append({
             'tier': members[0]['tier'] if members else None,
             'groups': list(tier),
             'start': min((g['start'] for g in members
                           if g['start'] is not None), default=None),
+            # When its last group recovered: the next tier starts then.
+            'recovered': (max(recovered) if members and None not in
+                          recovered else None),
             'end': max((g['end'] for g in done), default=None),
             'state': ('SUCCESS' if members and all(
                 g['state'] == 'SUCCESS' for g in members) else
@@ -164,6 +174,36 @@ def _group(name, planned, execution, start, fence, resources, warnings,
                          'error': (failed[0]['error'] if failed else None)
                          or execution.get('state_info')})
     return group
+
+
+def tier_progress(runs, groups):
+    """Whether every one of ``groups`` has recovered in a run, so that the
+    next tier may start while their workflows finish what comes after
+    their recovery (a failover's marking of a hot standby, a failback's
+    return of the DR site to standby).
+
+    :param runs: the run's group workflows, ``[{group, state, tasks:
+        [{name, state}]}]`` (tasks of the running ones).
+    :returns: RECOVERED or IN_PROGRESS.
+    :raises WorkflowFailed: naming the groups whose workflow failed.
+    """
+    failed = sorted(r['group'] for r in runs
+                    if r['group'] in groups and r['state'] in FAILED_STATES)
+    if failed:
+        raise exceptions.WorkflowFailed(
+            'the tier before did not recover: group %s failed'
+            % ', '.join(failed))
+    recovered = {r['group'] for r in runs if _has_recovered(r)}
+    return RECOVERED if set(groups) <= recovered else IN_PROGRESS
+
+
+def _has_recovered(run):
+    if run['state'] == 'SUCCESS':
+        return True
+    names = {t['name'] for t in run['tasks']}
+    return UNHEALTHY_STEP not in names and any(
+        t['name'] in HEALTH_STEPS and t['state'] == 'SUCCESS'
+        for t in run['tasks'])
 
 
 def _recovered_at(group):

@@ -18,6 +18,9 @@ from rescuer import exceptions
 
 LEVELS = (COLD, HOT, ACTIVE) = ('cold', 'hot', 'active')
 LEVEL_PARAMETER = 'standby_level'
+# The template's conditions on the level: ``warm`` (hot or active) and
+# ``serving`` (active only).
+CONDITIONS = (WARM, SERVING) = ('warm', 'serving')
 
 
 def parse_template(text):
@@ -62,3 +65,12 @@ def parameters(level, extra=None):
     params = dict(extra or {})
     params[LEVEL_PARAMETER] = level
     return params
+
+
+def active_only_resources(template):
+    """Names of the resources only the ``active`` level has (those under
+    the ``serving`` condition), in order."""
+    resources = parse_template(template).get('resources') or {}
+    return sorted(name for name, resource in resources.items()
+                  if isinstance(resource, dict) and
+                  resource.get('condition') == SERVING)

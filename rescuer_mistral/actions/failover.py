@@ -208,18 +208,23 @@ class ActivateAction(base.GroupAction):
 
     :param group: the group name.
     :param promoted: the results of ``rescuer.promote_volume``.
+    :param serve_first: a hot standby the active level would not change
+        is left as it is (action ``in_service``), to be checked first and
+        marked by a second call without it.
     :returns: ``{stack_id, action, site}``.
     """
 
-    def __init__(self, group, promoted=None):
+    def __init__(self, group, promoted=None, serve_first=False):
         super().__init__(group)
         self.promoted = promoted or []
+        self.serve_first = serve_first
 
     def execute(self, context):
         api = self.api(context, 'recovery', heat.HeatAPI)
         return dict(failover.activate(
             api, self.definition(), self.capture(),
-            {p['volume_id']: p['dr_volume_id'] for p in self.promoted}),
+            {p['volume_id']: p['dr_volume_id'] for p in self.promoted},
+            serve_first=self.serve_first),
             site=api.site.name)
 
 
@@ -295,6 +300,33 @@ class RunReportAction(base.RescuerAction):
                                 self.plan, executions, fences, resources)
         document['stored_as'] = str(store.save_report(document))
         return document
+
+
+class TierRecoveredAction(base.RescuerAction):
+    """Whether every group of a run's tier has recovered - its health
+    check passed (retried while ``IN_PROGRESS``): the next tier starts
+    then, while those groups' workflows finish what follows.
+
+    :param site: this DR site (the run plan's ``site``).
+    :param run_id: the run's root execution (``execution().id``).
+    :param groups: the groups of that tier; none: RECOVERED at once.
+    :returns: RECOVERED or IN_PROGRESS; an error names the groups whose
+        workflow failed.
+    """
+
+    def __init__(self, site, run_id, groups=None):
+        super().__init__()
+        self.site = site
+        self.run_id = run_id
+        self.groups = groups or []
+
+    def execute(self, context):
+        if not self.groups:
+            return report.RECOVERED
+        site, session, _ = self.session_for(context, self.site)
+        runs = mistral.MistralAPI(session, site).group_runs(self.run_id,
+                                                            self.groups)
+        return report.tier_progress(runs, self.groups)
 
 
 class StartDrillAction(base.GroupAction):

@@ -215,6 +215,101 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
         b['backup_id'] for b in chain}
 
 
+STATELESS_VNF = base.REPO / 'examples' / 'stateless-vnf.yaml'
+
+
+@pytest.fixture
+def stateless_vnfs():
+    """Two ``examples/stateless-vnf.yaml`` at site-a, in tiers 1 and 2,
+    their hot standbys up: [(stack name, outputs)]."""
+    made = []
+    for tier, cidr in ((1, '10.44.0.0/24'), (2, '10.45.0.0/24')):
+        name = base.unique('hot%d' % tier)
+        made.append((name, None))
+        base.cli_json('site-a', 'stack', 'create', '--wait', '-t',
+                      str(STATELESS_VNF), '--parameter', 'tier=%d' % tier,
+                      '--parameter', 'cidr=%s' % cidr, name)
+        made[-1] = (name, base.stack_outputs('site-a', name))
+    yield made
+    for name, out in made:
+        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+                 check=False)
+        if out:
+            base.cli('site-b', 'stack', 'delete', '--yes', '--wait',
+                     out['recovery_stack_id'], check=False)
+
+
+def _by_group(report):
+    return {g['group']: ({s['step']: s for s in g['steps']}, g)
+            for g in report['groups']}
+
+
+def _tier_waited_for_recovery(report, first, second):
+    """Tier 2 started once tier 1 had recovered (passed its health
+    check): what tier 1 does after that may overlap it."""
+    one, two = report['tiers']
+    assert (one['groups'], two['groups']) == ([first], [second])
+    assert one['state'] == two['state'] == 'SUCCESS'
+    assert one['recovered'] == _by_group(report)[first][1]['achieved_rto']
+    assert one['recovered'] <= two['start']
+
+
+def test_hot_standbys_with_nothing_to_activate_serve_before_they_are_marked(
+        stateless_vnfs):
+    """A hot standby the active level changes nothing in serves as it
+    is: the failover checks its server right after the fence, and marks
+    its stack active and failed over after that, off the RTO; the next
+    tier starts once the tier before has recovered."""
+    (name, out), (_, out2) = stateless_vnfs
+    group, stack_id = out['group_name'], out['recovery_stack_id']
+    groups = [group, out2['group_name']]
+    standby = _stack_servers('site-b', stack_id)['vnf']
+    primary = _stack_servers('site-a', name)['vnf']
+
+    execution = _run('rescuer_dr.failover_v1', {'groups': groups[::-1]})
+    assert execution['state'] == 'SUCCESS', execution.get('state_info')
+    report = execution['output']['report']
+    _tier_waited_for_recovery(report, *groups)
+    for steps, recovered in _by_group(report).values():
+        assert {'fence', 'activate', 'check_health', 'record_active',
+                'wait_recorded'} <= set(steps)
+        assert 'wait_active' not in steps
+        assert (steps['check_health']['end'] <=
+                steps['record_active']['start'])
+        assert recovered['achieved_rto'] == steps['check_health']['end']
+    # Served as it was: the same server, never rebuilt; then marked.
+    recovery = base.cli_json('site-b', 'stack', 'show', stack_id)
+    assert recovery['parameters']['standby_level'] == 'active'
+    assert 'rescuer-failed-over' in recovery['tags']
+    assert recovery['stack_status'] == 'UPDATE_COMPLETE'
+    assert _stack_servers('site-b', stack_id)['vnf'] == standby
+    assert base.cli_json('site-b', 'server', 'show', standby)[
+        'status'] == 'ACTIVE'
+    # site-a answered: its server is fenced (stopped).
+    assert _fence(group)['enforced']
+    assert base.cli_json('site-a', 'server', 'show', primary)[
+        'status'] == 'SHUTOFF'
+
+    # A re-run finds the stacks active and failed over: nothing to mark.
+    again = _run('rescuer_dr.failover_v1', {'groups': groups})
+    assert again['state'] == 'SUCCESS', again.get('state_info')
+    for steps, _ in _by_group(again['output']['report']).values():
+        assert 'record_active' not in steps and 'wait_active' not in steps
+
+    # The marked stacks are ones failback knows: site-b goes back to hot,
+    # tier 2 starting once tier 1 is back at site-a.
+    back = _run('rescuer_dr.failback_v1', {'groups': groups})
+    assert back['state'] == 'SUCCESS', back.get('state_info')
+    _tier_waited_for_recovery(back['output']['report'], *groups)
+    recovery = base.cli_json('site-b', 'stack', 'show', stack_id)
+    assert recovery['parameters']['standby_level'] == 'hot'
+    assert 'rescuer-failed-over' not in recovery['tags']
+    assert _fence(group) is None
+    fresh = _stack_servers('site-a', name)['vnf']
+    assert base.cli_json('site-a', 'server', 'show', fresh)[
+        'status'] == 'ACTIVE'
+
+
 def test_failover_refuses_unknown_groups_before_changing_anything():
     execution = _run('rescuer_dr.failover_v1',
                      {'groups': ['no-such-group', 'nor-this']}, timeout=60)

@@ -244,3 +244,28 @@ def test_sync_group_leaves_the_record_to_the_workflow_while_heat_works(
     assert result['standby']['action'] == 'UPDATE'
     assert result['sync'] is None and result['backed_up'] is None
     assert dr_store.last_sync(document['group']) is None
+
+
+def test_tier_recovered_waits_for_nobody_before_the_first_tier(registry):
+    from rescuer_mistral.actions import failover as failover_actions
+    # No Mistral call: the first tier starts at once.
+    action = failover_actions.TierRecoveredAction('site-b', 'run-1', [])
+    assert action.run(_context('http://127.0.0.1:2/v3')) == 'RECOVERED'
+
+
+def test_tier_recovered_names_the_failed_groups_of_the_tier_before(
+        registry, monkeypatch):
+    from rescuer import mistral
+    from rescuer_mistral.actions import failover as failover_actions
+    asked = []
+
+    def group_runs(api, run_id, groups):
+        asked.append((api.site.name, run_id, groups))
+        return [{'group': 'core', 'state': 'ERROR', 'tasks': []}]
+    monkeypatch.setattr(mistral.MistralAPI, 'group_runs', group_runs)
+    result = failover_actions.TierRecoveredAction(
+        'site-b', 'run-1', ['core']).run(_context('http://127.0.0.1:2/v3'))
+    assert asked == [('site-b', 'run-1', ['core'])]
+    assert result.is_error()
+    assert result.error == ('TierRecoveredAction: the tier before did not '
+                            'recover: group core failed')

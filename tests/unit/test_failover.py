@@ -8,6 +8,7 @@ from rescuer import failover
 from rescuer import heat
 from rescuer import sites
 from rescuer import store
+from rescuer import sync
 from tests.unit import test_groups
 from tests.unit import test_render
 from tests.unit import test_store
@@ -133,6 +134,9 @@ class FakeHeat:
                      tags=None):
         self.updates.append((stack_id, parameters, tags))
 
+    def get_template(self, stack):
+        return self.stack['template']
+
 
 def test_activation_runs_on_the_promoted_data_and_is_idempotent():
     capture = test_render._capture('multi')
@@ -154,6 +158,66 @@ def test_activation_runs_on_the_promoted_data_and_is_idempotent():
     assert done.updates == []
     with pytest.raises(exceptions.InvalidReplication, match='vol-logs'):
         failover.activate(api, definition, capture, {'vol-db': 'dr-db'})
+
+
+def _hot_capture(**changes):
+    """A capture whose recovery stack the active level would not change:
+    no replicated volume, no floating IP."""
+    capture = dict(test_render._capture('multi'), volumes=[],
+                   floating_ips=[])
+    capture.update(changes)
+    return capture
+
+
+def _hot_stack(capture, definition, **changes):
+    """The group's recovery stack, settled at the hot level on
+    ``capture``."""
+    stack = {'id': 's-1', 'stack_status': 'UPDATE_COMPLETE',
+             'parameters': {'standby_level': 'hot'}, 'tags': [],
+             'template': sync.render_for(definition, capture, _site())}
+    stack.update(changes)
+    return stack
+
+
+def test_a_hot_standby_the_active_level_would_not_change_serves_first():
+    capture, definition = _hot_capture(), test_groups._definition()
+    api = FakeHeat(_hot_stack(capture, definition))
+    assert failover.activate(api, definition, capture, {},
+                             serve_first=True) == {
+        'stack_id': 's-1', 'action': failover.IN_SERVICE}
+    assert api.updates == []
+    # The second call, once the group is healthy, marks the stack.
+    assert failover.activate(api, definition, capture, {}) == {
+        'stack_id': 's-1', 'action': 'UPDATE'}
+    [(_, parameters, tags)] = api.updates
+    assert parameters == {'standby_level': 'active'}
+    assert heat.FAILED_OVER_TAG in tags
+
+
+@pytest.mark.parametrize('why, capture, stack', [
+    ('a floating IP only the active level has',
+     dict(floating_ips=test_render._capture('multi')['floating_ips']), {}),
+    ('replicated volumes to swap in', None, {}),
+    ('a cold standby', {}, {'parameters': {'standby_level': 'cold'}}),
+    ('a stack still updating', {}, {'stack_status': 'UPDATE_IN_PROGRESS'}),
+    ('a stack on an older capture', {}, {'template': 'heat_template_version:'
+                                         ' 2021-04-16\nresources: {}\n'}),
+    ('a stack failed over already', {}, {'tags': [heat.FAILED_OVER_TAG]}),
+])
+def test_activation_updates_the_stack_first_when_the_active_level_changes_it(
+        why, capture, stack):
+    definition = test_groups._definition()
+    if capture is None:
+        capture = dict(test_render._capture('multi'), floating_ips=[])
+        promoted = {'vol-db': 'dr-db', 'vol-logs': 'dr-logs'}
+    else:
+        capture, promoted = _hot_capture(**capture), {}
+    # The stack settled on this very capture at the hot level, but for
+    # the one difference under test.
+    api = FakeHeat(_hot_stack(capture, definition, **stack))
+    assert failover.activate(api, definition, capture, promoted,
+                             serve_first=True)['action'] == 'UPDATE', why
+    assert len(api.updates) == 1
 
 
 class FakeCompute:

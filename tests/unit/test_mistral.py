@@ -45,3 +45,38 @@ def test_a_failed_action_raises_with_its_own_error():
                        match='rescuer.get_group at site site-b ERROR: group '
                              'g is not registered'):
         api.run_action('rescuer.get_group', {'group': 'g'})
+
+
+class Listing(mistral.MistralAPI):
+    """MistralAPI answering each path from ``answers``."""
+
+    def __init__(self, answers):
+        super().__init__(session=None, site=SITE)
+        self.answers = answers
+        self.paths = []
+
+    def _call(self, method, path, body=None, **kwargs):
+        self.paths.append(path)
+        return self.answers[path]
+
+
+def test_a_runs_group_workflows_with_the_tasks_of_the_running_ones():
+    api = Listing({
+        '/executions?root_execution_id=run-1&fields=id,input,state'
+        '&limit=1000': {'executions': [
+            {'id': 'tier-1', 'input': json.dumps({'groups': ['core']}),
+             'state': 'RUNNING'},
+            {'id': 'ex-core', 'input': json.dumps({'group': 'core'}),
+             'state': 'RUNNING'},
+            {'id': 'ex-db', 'input': json.dumps({'group': 'db'}),
+             'state': 'SUCCESS'},
+            {'id': 'ex-edge', 'input': json.dumps({'group': 'edge'}),
+             'state': 'RUNNING'}]},
+        '/tasks?workflow_execution_id=ex-core&fields=name,state': {
+            'tasks': [{'name': 'check_health', 'state': 'SUCCESS'}]}})
+    assert api.group_runs('run-1', ['core', 'db']) == [
+        {'group': 'core', 'state': 'RUNNING',
+         'tasks': [{'name': 'check_health', 'state': 'SUCCESS'}]},
+        {'group': 'db', 'state': 'SUCCESS', 'tasks': []}]
+    # Only the running workflow of the groups asked for is read further.
+    assert len(api.paths) == 2

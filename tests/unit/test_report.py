@@ -1,5 +1,8 @@
 """Run reports: RTO/RPO arithmetic, tiers, failures surfaced, table."""
 
+import pytest
+
+from rescuer import exceptions
 from rescuer import report
 
 START = '2026-11-26T10:00:00+00:00'
@@ -193,3 +196,72 @@ def test_rto_ends_at_the_health_check_not_at_the_clean_up():
     assert (vital['achieved_rto'], vital['end']) == (30.0, 45.0)
     assert result['achieved_rto'] == 30.0
     assert not any('RTO target missed' in w for w in result['warnings'])
+
+
+def test_the_next_tier_starts_when_a_tier_recovered_not_when_it_ended():
+    plan = _plan(vital=_group_planned(1), other=_group_planned(2))
+    executions = [
+        _root(),
+        # vital recovered at 30 s and went on to 50 s (its failback's
+        # return of the DR site to standby); other started at 31 s.
+        _execution('vital', 'SUCCESS', '00:01', '00:50', [
+            _task('check_primary', '00:20', '00:30'),
+            _task('demote', '00:30', '00:50')]),
+        _execution('other', 'SUCCESS', '00:31', '01:10', [
+            _task('check_primary', '00:31', '01:00')]),
+    ]
+    first, second = report.build('failback', 'run-1', 'site-b', plan,
+                                 executions)['tiers']
+    assert (first['recovered'], first['end']) == (30.0, 50.0)
+    assert first['recovered'] <= second['start'] < first['end']
+    assert second['recovered'] == 60.0
+    # A tier with a group that did not recover has no recovery time.
+    failed = report.build('failback', 'run-1', 'site-b', plan, [
+        _root(state='ERROR'), executions[1], _execution(
+            'other', 'ERROR', '00:31', '00:40', [
+                _task('refresh', '00:31', '00:40', 'ERROR', 'boom')])])
+    assert [t['recovered'] for t in failed['tiers']] == [30.0, None]
+
+
+def _run(group, state, *tasks):
+    return {'group': group, 'state': state,
+            'tasks': [{'name': name, 'state': task_state}
+                      for name, task_state in tasks]}
+
+
+def test_a_tier_has_recovered_once_each_group_passed_its_health_check():
+    tier = ['core', 'db']
+    # db has not started yet: no workflow of it in the run.
+    assert report.tier_progress([
+        _run('core', 'SUCCESS')], tier) == report.IN_PROGRESS
+    # db's health check is still being retried.
+    assert report.tier_progress([
+        _run('core', 'SUCCESS'),
+        _run('db', 'RUNNING', ('activate', 'SUCCESS'),
+             ('check_health', 'RUNNING_DELAYED'))], tier) == report.IN_PROGRESS
+    # db passed it and marks its stack now; a group of another tier, and
+    # its failure, are none of this tier's business.
+    assert report.tier_progress([
+        _run('core', 'SUCCESS'),
+        _run('db', 'RUNNING', ('check_health', 'SUCCESS'),
+             ('record_active', 'RUNNING')),
+        _run('edge', 'ERROR')], tier) == report.RECOVERED
+    # A failback's group is back at the primary while it demotes.
+    assert report.tier_progress([
+        _run('core', 'RUNNING', ('check_primary', 'SUCCESS'),
+             ('demote', 'RUNNING')),
+        _run('db', 'SUCCESS')], tier) == report.RECOVERED
+
+
+def test_a_tier_whose_group_failed_or_stayed_unhealthy_has_not_recovered():
+    # The health check ran out of tries: it ends SUCCESS, and the group
+    # goes on to fail.
+    assert report.tier_progress([
+        _run('core', 'SUCCESS'),
+        _run('db', 'RUNNING', ('check_health', 'SUCCESS'),
+             ('unhealthy', 'RUNNING'))], ['core', 'db']) == report.IN_PROGRESS
+    with pytest.raises(exceptions.WorkflowFailed,
+                       match='the tier before did not recover: group '
+                             'core, db failed'):
+        report.tier_progress([_run('core', 'ERROR'),
+                              _run('db', 'CANCELLED')], ['core', 'db'])
