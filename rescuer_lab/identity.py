@@ -58,14 +58,34 @@ def _ensure_project(conn, name, domain_id='default', description=''):
                                          description=description))
 
 
-def _ensure_user(conn, name, password, domain_id='default', project=None):
+def _ensure_user(conn, site, name, password, domain_id='default',
+                 project=None):
     user = conn.identity.find_user(name, domain_id=domain_id)
     if user is None:
         kwargs = dict(name=name, password=password, domain_id=domain_id)
         if project is not None:
             kwargs['default_project_id'] = project.id
         return conn.identity.create_user(**kwargs)
+    if password_works(site, name, password, domain_id):
+        return user
     return conn.identity.update_user(user, password=password)
+
+
+def password_works(site, name, password, domain_id='default'):
+    """True when ``name`` authenticates at ``site`` with ``password``.
+
+    Keystone revokes every token of a user whose password is set, even to
+    the same value - the tokens running services and clients hold too
+    (a protection group created right after a second ``up`` failed with
+    "Failed to validate token" at the DR site's Mistral) - so ``up`` sets
+    a password only when it does not work."""
+    auth = v3.Password(auth_url=site.keystone_url, username=name,
+                       password=password, user_domain_id=domain_id)
+    try:
+        ks_session.Session(auth=auth, timeout=10).get_token()
+    except ks_exc.Unauthorized:
+        return False
+    return True
 
 
 def _grant(conn, user, role, project=None, domain=None):
@@ -102,7 +122,7 @@ def configure(site, secrets):
     service_project = _ensure_project(conn, 'service')
     service_role = _ensure_role(conn, 'service')
     for name in site.service_users:
-        user = _ensure_user(conn, name,
+        user = _ensure_user(conn, site, name,
                             secrets.get('%s/%s' % (site.name, name)),
                             project=service_project)
         _grant(conn, user, admin, project=service_project)
@@ -112,7 +132,7 @@ def configure(site, secrets):
         conn.identity.create_domain(name='heat',
                                     description='Heat stack users')
     domain_admin = _ensure_user(
-        conn, 'heat_domain_admin',
+        conn, site, 'heat_domain_admin',
         secrets.get('%s/heat_domain_admin' % site.name),
         domain_id=heat_domain.id)
     _grant(conn, domain_admin, admin, domain=heat_domain)
@@ -124,7 +144,7 @@ def configure(site, secrets):
     nfv = _ensure_project(conn, NFV_PROJECT,
                           description='Tenant running the protected VNFs')
     for name in (OPERATOR, RESCUER_USER):
-        user = _ensure_user(conn, name,
+        user = _ensure_user(conn, site, name,
                             secrets.get('%s/%s' % (site.name, name)),
                             project=nfv)
         _grant(conn, user, member, project=nfv)
@@ -136,7 +156,7 @@ def configure(site, secrets):
             _grant(conn, user, admin, project=nfv)
     other = _ensure_project(conn, OTHER_PROJECT,
                             description='Another tenant (isolation tests)')
-    user = _ensure_user(conn, OTHER_OPERATOR,
+    user = _ensure_user(conn, site, OTHER_OPERATOR,
                         secrets.get('%s/%s' % (site.name, OTHER_OPERATOR)),
                         project=other)
     _grant(conn, user, member, project=other)

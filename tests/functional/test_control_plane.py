@@ -135,3 +135,19 @@ def test_each_site_user_opens_its_own_vhost_only():
     assert not infra.vhost_opens(site_a, password_a + 'x', python)
     # site-a's password is not site-b's user's.
     assert not infra.vhost_opens(site_b, password_a, python)
+
+
+@pytest.mark.exclusive
+def test_up_on_a_running_lab_keeps_every_token_valid():
+    """`rescuer-lab up` again (the main job's command runs it every time)
+    sets no password that works: Keystone revokes every token of a user
+    whose password is set, the tokens running services hold too."""
+    identity = {'service_type': 'identity', 'interface': 'public'}
+    held = {cloud: base.session(cloud) for cloud in ('site-a', 'site-b')}
+    tokens = {cloud: sess.get_token() for cloud, sess in held.items()}
+    base.rescuer_lab('up')
+    for cloud, sess in held.items():
+        checked = sess.get('/auth/tokens', endpoint_filter=identity,
+                           headers={'X-Subject-Token': tokens[cloud]},
+                           raise_exc=False)
+        assert checked.status_code == 200, (cloud, checked.status_code)

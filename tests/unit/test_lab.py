@@ -474,3 +474,63 @@ def test_a_restarted_daemon_is_up_only_once_it_has_reported_itself(
             datetime.timezone.utc).replace(tzinfo=None)) is False
     finally:
         procs.stop(service.pid_file)
+
+
+class _Keystone(http.server.BaseHTTPRequestHandler):
+    """POST /v3/auth/tokens: 201 for the password 'right', else 401."""
+
+    def do_POST(self):
+        import json
+        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+        password = body['auth']['identity']['password']['user']['password']
+        if password != 'right':
+            self.send_response(401)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
+        token = json.dumps({'token': {
+            'methods': ['password'], 'user': {'id': 'u', 'name': 'rescuer',
+                                              'domain': {'id': 'default'}},
+            'issued_at': '2026-12-07T09:00:00.000000Z',
+            'expires_at': '2999-01-01T00:00:00.000000Z'}}).encode()
+        self.send_response(201)
+        self.send_header('X-Subject-Token', 'token-1')
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(token)))
+        self.end_headers()
+        self.wfile.write(token)
+
+    def log_message(self, *args):
+        pass
+
+
+class _Identity:
+    def __init__(self):
+        self.updated = []
+
+    def find_user(self, name, domain_id):
+        return {'name': name}
+
+    def update_user(self, user, password):
+        self.updated.append((user['name'], password))
+        return user
+
+
+def test_up_sets_a_users_password_only_when_it_does_not_work():
+    """Keystone revokes a user's tokens whenever its password is set: a
+    second `up` must not, while the password still works."""
+    from rescuer_lab import identity
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Keystone)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    site = topology.SITES[0]
+    keystone = 'http://127.0.0.1:%d/v3' % server.server_address[1]
+    conn = type('Conn', (), {'identity': _Identity()})()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(type(site), 'keystone_url', keystone)
+            identity._ensure_user(conn, site, 'rescuer', 'right')
+            assert conn.identity.updated == []
+            identity._ensure_user(conn, site, 'rescuer', 'rotated')
+            assert conn.identity.updated == [('rescuer', 'rotated')]
+    finally:
+        server.shutdown()
