@@ -218,25 +218,39 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
 STATELESS_VNF = base.REPO / 'examples' / 'stateless-vnf.yaml'
 
 
+def _stateless_vnfs(tiers):
+    """``examples/stateless-vnf.yaml`` at site-a, one per (tier, cidr),
+    their hot standbys up: yields [(stack name, outputs)]."""
+    made = []
+    try:
+        for tier, cidr in tiers:
+            name = base.unique('hot%d' % tier)
+            made.append((name, None))
+            base.cli_json('site-a', 'stack', 'create', '--wait', '-t',
+                          str(STATELESS_VNF), '--parameter',
+                          'tier=%d' % tier, '--parameter', 'cidr=%s' % cidr,
+                          name)
+            made[-1] = (name, base.stack_outputs('site-a', name))
+        yield made
+    finally:
+        for name, out in made:
+            base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+                     check=False)
+            if out:
+                base.cli('site-b', 'stack', 'delete', '--yes', '--wait',
+                         out['recovery_stack_id'], check=False)
+
+
 @pytest.fixture
 def stateless_vnfs():
-    """Two ``examples/stateless-vnf.yaml`` at site-a, in tiers 1 and 2,
-    their hot standbys up: [(stack name, outputs)]."""
-    made = []
-    for tier, cidr in ((1, '10.44.0.0/24'), (2, '10.45.0.0/24')):
-        name = base.unique('hot%d' % tier)
-        made.append((name, None))
-        base.cli_json('site-a', 'stack', 'create', '--wait', '-t',
-                      str(STATELESS_VNF), '--parameter', 'tier=%d' % tier,
-                      '--parameter', 'cidr=%s' % cidr, name)
-        made[-1] = (name, base.stack_outputs('site-a', name))
-    yield made
-    for name, out in made:
-        base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
-                 check=False)
-        if out:
-            base.cli('site-b', 'stack', 'delete', '--yes', '--wait',
-                     out['recovery_stack_id'], check=False)
+    """Two stateless VNFs, in tiers 1 and 2."""
+    yield from _stateless_vnfs(((1, '10.44.0.0/24'), (2, '10.45.0.0/24')))
+
+
+@pytest.fixture
+def stateless_vnf():
+    """One stateless VNF, in tier 1."""
+    yield from _stateless_vnfs(((1, '10.46.0.0/24'),))
 
 
 def _by_group(report):
@@ -306,6 +320,50 @@ def test_hot_standbys_with_nothing_to_activate_serve_before_they_are_marked(
     assert 'rescuer-failed-over' not in recovery['tags']
     assert _fence(group) is None
     fresh = _stack_servers('site-a', name)['vnf']
+    assert base.cli_json('site-a', 'server', 'show', fresh)[
+        'status'] == 'ACTIVE'
+
+
+@pytest.mark.exclusive
+def test_a_failback_whose_drain_never_ends_stops_there(stateless_vnf):
+    """A wait that runs out of tries fails the group's workflow: the
+    failback does not go on to copy data or touch site-a while the DR
+    site's VNF may still run.  site-b's nova-compute is down, so the
+    drain's stop of its server waits in Nova's queue."""
+    [(name, out)] = stateless_vnf
+    group = out['group_name']
+    primary = _stack_servers('site-a', name)['vnf']
+    standby = _stack_servers('site-b', out['recovery_stack_id'])['vnf']
+    execution = _run('rescuer_dr.failover_v1', {'groups': [group]})
+    assert execution['state'] == 'SUCCESS', execution.get('state_info')
+
+    base.rescuer_lab('fail', 'site-b', '--service', 'nova-compute')
+    try:
+        failed = _run('rescuer_dr.failback_v1', {'groups': [group]},
+                      timeout=300)
+    finally:
+        base.rescuer_lab('recover', 'site-b')
+    assert failed['state'] == 'ERROR'
+    report = failed['output']['report']
+    steps, _ = _by_group(report)[group]
+    assert 'wait_timed_out' in steps and 'list_promoted' not in steps
+    assert 'retire' not in steps and 'refresh' not in steps
+    assert any('wait_drained did not finish in its time' in
+               (f['error'] or '') for f in report['failures']), report
+    # site-a untouched: its fenced server is still the original, stopped.
+    assert _stack_servers('site-a', name)['vnf'] == primary
+    assert base.cli_json('site-a', 'server', 'show', primary)[
+        'status'] == 'SHUTOFF'
+    assert _fence(group)['enforced']
+
+    # site-b's compute is back and ran the queued stop; a re-run goes on.
+    base.wait_for(lambda: base.cli_json('site-b', 'server', 'show', standby)[
+        'status'] == 'SHUTOFF', timeout=60, interval=2,
+        what='the drained server stopped')
+    back = _run('rescuer_dr.failback_v1', {'groups': [group]})
+    assert back['state'] == 'SUCCESS', back.get('state_info')
+    fresh = _stack_servers('site-a', name)['vnf']
+    assert fresh != primary
     assert base.cli_json('site-a', 'server', 'show', fresh)[
         'status'] == 'ACTIVE'
 

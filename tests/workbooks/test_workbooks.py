@@ -116,3 +116,35 @@ def test_retry_stops_on_an_action_error_and_loops_on_a_result(clause, fields):
     loops = [_evaluate_with_result(clause, {field: value for field in fields})
              for value in (False, True, 'IN_PROGRESS')]
     assert True in loops, clause
+
+
+# Waits whose running out of tries is not an error, by design: on delete,
+# a primary that does not answer keeps the group's backups and snapshots.
+BEST_EFFORT_WAITS = {'unregister_v1.release_volumes',
+                     'unregister_v1.release_backups'}
+
+
+def _transitions(task):
+    on_success = task.get('on-success')
+    if on_success is None:
+        return []
+    if isinstance(on_success, str):
+        return [(on_success, None)]
+    return [next(iter(t.items())) if isinstance(t, dict) else (t, None)
+            for t in on_success]
+
+
+@pytest.mark.parametrize('path', WORKBOOKS, ids=lambda p: p.name)
+def test_a_wait_that_runs_out_of_tries_goes_on_only_when_it_is_done(path):
+    # Mistral ends a retry whose continue-on still holds after its last
+    # try in SUCCESS: a plain on-success would go on as if the wait were
+    # over (a failback backed up a volume its undrained VNF still wrote).
+    for wf_name, workflow in _workflows(path):
+        for task_name, task in workflow['tasks'].items():
+            name = '%s.%s' % (wf_name, task_name)
+            if 'continue-on' not in (task.get('retry') or {}) or \
+                    name in BEST_EFFORT_WAITS:
+                continue
+            transitions = _transitions(task)
+            assert all(condition for _, condition in transitions), (
+                '%s goes on unconditionally after its retry' % name)
