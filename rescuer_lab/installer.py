@@ -77,3 +77,25 @@ def ensure_venv():
             _pip('install', '--no-deps', '-e', str(paths.source_dir()),
                  log=log)
             source_stamp.write_text(_source_stamp_value())
+    ensure_nova_driver_module()
+
+
+# Nova loads a compute driver only from its own package
+# (``nova.virt.<compute_driver>``): the lab's driver is reached through
+# this module there.
+NOVA_DRIVER_MODULE = 'lab_fake.py'
+NOVA_DRIVER_SOURCE = (
+    '"""Written by rescuer-lab: the lab\'s compute driver, for Nova\'s '
+    'loader."""\n'
+    'from rescuer_lab.drivers.nova_fake import LabDriver  # noqa: F401\n')
+
+
+def ensure_nova_driver_module():
+    """Write ``nova/virt/lab_fake.py`` into the lab's virtualenv (once:
+    then ``compute_driver = lab_fake.LabDriver`` loads the lab's
+    driver); returns its path."""
+    [virt] = paths.venv_dir().glob('lib/python3*/site-packages/nova/virt')
+    module = virt / NOVA_DRIVER_MODULE
+    if not module.exists() or module.read_text() != NOVA_DRIVER_SOURCE:
+        module.write_text(NOVA_DRIVER_SOURCE)
+    return module

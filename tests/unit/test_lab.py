@@ -534,3 +534,21 @@ def test_up_sets_a_users_password_only_when_it_does_not_work():
             assert conn.identity.updated == [('rescuer', 'rotated')]
     finally:
         server.shutdown()
+
+
+def test_nova_finds_the_labs_compute_driver_in_its_own_package(lab_dir):
+    """Nova imports ``nova.virt.<compute_driver>`` only: `up` writes the
+    module that hands it the lab's driver, and the config names it."""
+    from rescuer_lab import installer
+    virt = paths.venv_dir() / 'lib' / 'python3.11' / 'site-packages' / \
+        'nova' / 'virt'
+    virt.mkdir(parents=True)
+    module = installer.ensure_nova_driver_module()
+    assert module == virt / 'lab_fake.py'
+    assert ('from rescuer_lab.drivers.nova_fake import LabDriver'
+            in module.read_text())
+    compiled = compile(module.read_text(), str(module), 'exec')
+    assert 'LabDriver' in compiled.co_names
+    conf = (paths.source_dir() / 'rescuer_lab' / 'etc' /
+            'nova.conf.j2').read_text()
+    assert 'compute_driver = lab_fake.LabDriver' in conf
