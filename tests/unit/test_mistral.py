@@ -47,17 +47,11 @@ def test_a_failed_action_raises_with_its_own_error():
         api.run_action('rescuer.get_group', {'group': 'g'})
 
 
-class Listing(mistral.MistralAPI):
-    """MistralAPI answering each path from ``answers``."""
-
-    def __init__(self, answers):
-        super().__init__(session=None, site=SITE)
-        self.answers = answers
-        self.paths = []
+class Listing(Answering):
+    """MistralAPI answering each path from ``answer``, ``{path: answer}``."""
 
     def _call(self, method, path, body=None, **kwargs):
-        self.paths.append(path)
-        return self.answers[path]
+        return super()._call(method, path, body)[path]
 
 
 def test_a_runs_group_workflows_with_the_tasks_of_the_running_ones():
@@ -79,4 +73,4 @@ def test_a_runs_group_workflows_with_the_tasks_of_the_running_ones():
          'tasks': [{'name': 'check_health', 'state': 'SUCCESS'}]},
         {'group': 'db', 'state': 'SUCCESS', 'tasks': []}]
     # Only the running workflow of the groups asked for is read further.
-    assert len(api.paths) == 2
+    assert len(api.calls) == 2
