@@ -68,10 +68,15 @@ def drain(api, compute, group):
 
 def servers_state(compute, server_ids, want='SHUTOFF'):
     """COMPLETE once every server is in ``want`` (DELETED: gone);
-    IN_PROGRESS before."""
+    IN_PROGRESS before; an error naming any server in ERROR."""
     servers = compute.servers(set(server_ids))
     if want == 'DELETED':
         return 'IN_PROGRESS' if servers else 'COMPLETE'
+    # A server in ERROR reaches no other state by itself: the wait ends.
+    broken = [failover.server_error(s, s.get('name'), compute.site.name)
+              for s in servers if s['status'] == 'ERROR' and want != 'ERROR']
+    if broken:
+        raise exceptions.StackFailed('; '.join(broken))
     return ('COMPLETE' if all(s['status'] == want for s in servers)
             else 'IN_PROGRESS')
 
@@ -155,16 +160,8 @@ def refresh_primary(api, network, definition, fence, volume_ids):
 
 def primary_health(api, compute, definition):
     """Health of the group's members at the primary after the refresh."""
-    result = failover.health(api, compute, definition['stack_id'])
-    members = set(definition['members'] or [])
-    if members:
-        result['servers'] = {k: v for k, v in result['servers'].items()
-                             if k in members}
-        result['incomplete'] = [r for r in result['incomplete']
-                                if r in members]
-        result['healthy'] = not result['incomplete'] and all(
-            s == 'ACTIVE' for s in result['servers'].values())
-    return result
+    return failover.health(api, compute, definition['stack_id'],
+                           set(definition['members'] or []))
 
 
 def demote(api, definition, capture):

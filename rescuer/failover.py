@@ -323,21 +323,44 @@ def serves_as_hot(api, stack, template, active_parameters):
         api, stack, template, {standby.LEVEL_PARAMETER: standby.HOT}))
 
 
-def health(api, compute, stack_id):
+def health(api, compute, stack_id, members=None):
     """The recovery stack's servers and their status; healthy when every
-    server is ACTIVE and every resource is complete."""
-    resources = api.resources(stack_id)
+    server is ACTIVE and every resource is complete.  Only ``members``
+    (resource names) are judged when given.
+
+    :raises StackFailed: a resource FAILED or a server is in ERROR: it
+        will not heal by itself, so a wait for health ends at once,
+        naming it and Nova's fault.
+    """
+    resources = [r for r in api.resources(stack_id)
+                 if not members or r['resource_name'] in members]
+    failed = ['%s is %s: %s' % (r['resource_name'], r['resource_status'],
+                                r.get('resource_status_reason') or
+                                'no reason given')
+              for r in resources if r['resource_status'].endswith('_FAILED')]
     incomplete = sorted(r['resource_name'] for r in resources
                         if not r['resource_status'].endswith('_COMPLETE'))
     server_ids = {r['physical_resource_id']: r['resource_name']
                   for r in resources
                   if r['resource_type'] == 'OS::Nova::Server'
                   and r['physical_resource_id']}
-    servers = {server_ids[s['id']]: s['status']
-               for s in compute.servers(set(server_ids))}
+    found = compute.servers(set(server_ids))
+    failed += [server_error(s, server_ids[s['id']], api.site.name)
+               for s in found if s['status'] == 'ERROR']
+    if failed:
+        raise exceptions.StackFailed('stack %s at site %s: %s' % (
+            stack_id, api.site.name, '; '.join(sorted(failed))))
+    servers = {server_ids[s['id']]: s['status'] for s in found}
     for name in server_ids.values():
         servers.setdefault(name, 'MISSING')
     return {'stack_id': stack_id, 'servers': servers,
             'incomplete': incomplete,
             'healthy': not incomplete and all(
                 status == 'ACTIVE' for status in servers.values())}
+
+
+def server_error(server, name, site_name):
+    """What a server in ERROR says: its name, id and Nova's fault."""
+    fault = (server.get('fault') or {}).get('message') or 'no fault given'
+    return 'server %s (%s) at site %s is ERROR: %s' % (
+        name, server['id'], site_name, fault)

@@ -90,26 +90,81 @@ class MistralAPI(rest.ServiceAPI):
             run.append(execution)
         return run
 
-    def group_runs(self, root_id, groups):
-        """The workflows of run ``root_id`` on one of ``groups`` (their
-        input names a ``group``): ``[{group, state, tasks}]``, the tasks'
-        names and states read only for the workflows still running."""
+    def run_progress(self, root_id, groups):
+        """Run ``root_id`` so far, as :func:`rescuer.report.tier_progress`
+        reads it: ``{state, groups: [{group, state, tasks}], tiers:
+        [{groups, state}]}`` - the root's state, the workflows on one of
+        ``groups`` (their input names a ``group``; tasks' names and
+        states read only for the running ones) and the tier workflows
+        (their input names ``groups``)."""
+        state = self._call('GET', '/executions/%s' % root_id)['state']
         listing = self._call(
             'GET', '/executions?root_execution_id=%s&fields=id,input,state'
             '&limit=1000' % root_id)['executions']
-        runs = []
+        runs, tiers = [], []
         for execution in listing:
-            group = _json(execution.get('input')).get('group')
-            if group not in groups:
+            given = _json(execution.get('input'))
+            if isinstance(given.get('groups'), list):
+                tiers.append({'groups': given['groups'],
+                              'state': execution['state']})
+            if given.get('group') not in groups:
                 continue
             tasks = []
             if execution['state'] in RUNNING_STATES:
                 tasks = self._call(
                     'GET', '/tasks?workflow_execution_id=%s&fields=name,state'
                     % execution['id'])['tasks']
-            runs.append({'group': group, 'state': execution['state'],
-                         'tasks': tasks})
-        return runs
+            runs.append({'group': given['group'],
+                         'state': execution['state'], 'tasks': tasks})
+        return {'state': state, 'groups': runs, 'tiers': tiers}
+
+    def runs_holding(self, workflows, groups):
+        """The running executions of ``workflows`` whose input names one
+        of ``groups``: ``[{id, workflow_name, created_at, groups}]``."""
+        held = []
+        for state in RUNNING_STATES:
+            listing = self._call(
+                'GET', '/executions?state=%s&fields=id,workflow_name,input,'
+                'created_at&limit=1000' % state)['executions']
+            for execution in listing:
+                if execution.get('workflow_name') not in workflows:
+                    continue
+                named = _json(execution.get('input')).get('groups')
+                shared = sorted(set(named or []) & set(groups))
+                if shared:
+                    held.append({'id': execution['id'],
+                                 'workflow_name': execution['workflow_name'],
+                                 'created_at': execution['created_at'],
+                                 'groups': shared})
+        return held
+
+    def cancel_run(self, root_id):
+        """Cancel a run and every sub-execution of it still running (Mistral
+        cascades a cancel itself; one it missed is cancelled here too).
+        Returns the ids cancelled."""
+        cancelled = []
+        listing = self._call(
+            'GET', '/executions?root_execution_id=%s&fields=id,state'
+            '&limit=1000' % root_id)['executions']
+        root = self._call('GET', '/executions/%s' % root_id)
+        for execution in [root] + listing:
+            if execution['state'] not in RUNNING_STATES:
+                continue
+            try:
+                self._call('PUT', '/executions/%s' % execution['id'],
+                           {'state': 'CANCELLED'})
+            except exceptions.RescuerError:
+                # Ended (or cancelled by the cascade) meanwhile.
+                if self.get_execution(execution['id'])[
+                        'state'] in RUNNING_STATES:
+                    raise
+            cancelled.append(execution['id'])
+        return cancelled
+
+    def published(self, task_id):
+        """What a task published: ``{name: value}``."""
+        return _json(self._call('GET', '/tasks/%s' % task_id).get(
+            'published'))
 
     def _task_error(self, task_id):
         """The errors of a failed task's actions (Mistral's own state

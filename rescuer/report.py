@@ -21,14 +21,24 @@ from rescuer import exceptions
 
 SCHEMA_VERSION = 1
 GROUP_WORKFLOW_SUFFIX = '_group_v1'
+# The runs an operator starts, by kind: one of them at a time holds a
+# group (its lease), from its start until it ends.
+RUN_WORKFLOWS = {'failover': 'rescuer_dr.failover_v1',
+                 'failback': 'rescuer_dr.failback_v1',
+                 'drill': 'rescuer_dr.drill_v1',
+                 'switchover': 'rescuer_dr.switchover_v1'}
 # The steps whose success is a group's recovery (its RTO ends there):
 # what a group workflow does after it - a drill's clean-up, a failback's
 # return of the DR site to standby - is in the report but not in the RTO.
 HEALTH_STEPS = ('check_health', 'check_primary')
 # The step a group workflow takes when its health check ran out of tries.
 UNHEALTHY_STEP = 'unhealthy'
-TIER_STATES = (RECOVERED, IN_PROGRESS) = ('RECOVERED', 'IN_PROGRESS')
+TIER_STATES = (RECOVERED, ENDED, IN_PROGRESS) = (
+    'RECOVERED', 'ENDED', 'IN_PROGRESS')
 FAILED_STATES = ('ERROR', 'CANCELLED')
+# A group (or tier) whose workflow the run never started.
+NOT_ATTEMPTED = 'NOT ATTEMPTED'
+ENDED_STATES = FAILED_STATES + ('SUCCESS',)
 
 
 def _time(text):
@@ -70,10 +80,13 @@ def build(kind, run_id, site, plan, executions, fences=None,
     resources = resources or {}
     # Mistral records whole seconds: count from the run's whole second.
     start = _time(plan['started_at']).replace(microsecond=0).isoformat()
-    by_group = {}
+    by_group, tier_runs = {}, {}
     for execution in executions:
         if execution['workflow_name'].endswith(GROUP_WORKFLOW_SUFFIX):
             by_group[execution['input'].get('group')] = execution
+        elif isinstance(execution['input'].get('groups'), list):
+            for name in execution['input']['groups']:
+                tier_runs[name] = execution
     groups, warnings, failures = [], [], []
     for tier_no, tier in enumerate(plan['tiers'], 1):
         for name in tier:
@@ -103,10 +116,14 @@ def build(kind, run_id, site, plan, executions, fences=None,
             'end': max((g['end'] for g in done), default=None),
             'state': ('SUCCESS' if members and all(
                 g['state'] == 'SUCCESS' for g in members) else
-                'NOT RUN' if not done else 'ERROR')})
+                NOT_ATTEMPTED if not done else 'ERROR')})
     root = next((e for e in executions
                  if not e['workflow_name'].endswith(GROUP_WORKFLOW_SUFFIX)
                  and e['id'] == run_id), None)
+    not_attempted = [
+        {'group': g['group'], 'tier': g['tier'],
+         'reason': _why_not_attempted(tier_runs.get(g['group']), root)}
+        for g in groups if g['state'] == NOT_ATTEMPTED]
     finished = max((e['updated_at'] for e in executions), default=start)
     state = ('SUCCESS' if groups and not failures and all(
         g['state'] == 'SUCCESS' for g in groups) else 'ERROR')
@@ -114,6 +131,8 @@ def build(kind, run_id, site, plan, executions, fences=None,
         failures.append({'group': None, 'step': root['workflow_name'],
                          'error': root.get('state_info')})
         state = 'ERROR'
+    if root is not None and root['state'] == 'CANCELLED':
+        state = 'CANCELLED'
     rtos = [g['achieved_rto'] for g in groups
             if g['achieved_rto'] is not None]
     return {
@@ -124,8 +143,19 @@ def build(kind, run_id, site, plan, executions, fences=None,
         'achieved_rto': max(rtos) if rtos and len(rtos) == len(groups)
         else None,
         'tiers': tiers, 'groups': groups, 'failures': failures,
-        'warnings': warnings,
+        'not_attempted': not_attempted, 'warnings': warnings,
     }
+
+
+def _why_not_attempted(tier_run, root):
+    """Why a group's workflow never started: its tier's own word (it
+    did not start after a failed tier), or the run's end."""
+    if tier_run is not None and tier_run['state'] in FAILED_STATES:
+        return tier_run.get('state_info') or 'its tier %s' % (
+            tier_run['state'].lower())
+    if root is not None and root['state'] in FAILED_STATES:
+        return 'the run ended (%s) before it started' % root['state']
+    return 'not started yet'
 
 
 def _group(name, planned, execution, start, fence, resources, warnings,
@@ -134,7 +164,8 @@ def _group(name, planned, execution, start, fence, resources, warnings,
              'rto_target': planned['rto'], 'rpo_target': planned['rpo'],
              'last_sync_time': planned.get('last_sync_time'),
              'achieved_rpo': None, 'achieved_rto': None,
-             'start': None, 'end': None, 'state': 'NOT RUN', 'steps': [],
+             'start': None, 'end': None, 'state': NOT_ATTEMPTED,
+             'steps': [],
              'resources': resources or {}}
     if planned.get('zero_loss'):
         # Switchover: a final sync, then the data of the quiesced group.
@@ -176,25 +207,117 @@ def _group(name, planned, execution, start, fence, resources, warnings,
     return group
 
 
-def tier_progress(runs, groups):
+def tier_progress(progress, groups, continue_on_failure=False):
     """Whether every one of ``groups`` has recovered in a run, so that the
     next tier may start while their workflows finish what comes after
     their recovery (a failover's marking of a hot standby, a failback's
     return of the DR site to standby).
 
-    :param runs: the run's group workflows, ``[{group, state, tasks:
-        [{name, state}]}]`` (tasks of the running ones).
-    :returns: RECOVERED or IN_PROGRESS.
-    :raises WorkflowFailed: naming the groups whose workflow failed.
+    Every answer but IN_PROGRESS ends the wait: it is never asked about
+    groups whose workflows have all ended, or a run that has ended.
+
+    :param progress: the run so far, ``{state: the root's, groups:
+        [{group, state, tasks: [{name, state}]}], tiers: [{groups,
+        state}]}`` (tasks of the running group workflows).
+    :param continue_on_failure: the operator's override: a group that
+        failed, or was not attempted, ends the wait (ENDED) instead of
+        failing the tier that waits.
+    :returns: RECOVERED (every group recovered), ENDED (every group
+        recovered, failed or was not attempted; only with
+        ``continue_on_failure``) or IN_PROGRESS.
+    :raises WorkflowFailed: the run has ended, or (without
+        ``continue_on_failure``) a group failed or was not attempted,
+        naming them.
     """
-    failed = sorted(r['group'] for r in runs
-                    if r['group'] in groups and r['state'] in FAILED_STATES)
-    if failed:
+    if progress['state'] in ENDED_STATES:
         raise exceptions.WorkflowFailed(
-            'the tier before did not recover: group %s failed'
-            % ', '.join(failed))
+            'the run ended (%s) before this tier started'
+            % progress['state'])
+    runs = [r for r in progress['groups'] if r['group'] in groups]
+    failed = sorted(r['group'] for r in runs
+                    if r['state'] in FAILED_STATES)
+    started = {r['group'] for r in runs}
+    # A tier workflow that ended without starting a group of its own
+    # (it failed waiting for the tier before): that group's workflow
+    # will never start.
+    dropped = sorted({g for t in progress['tiers']
+                      if t['state'] in ENDED_STATES
+                      for g in t['groups']
+                      if g in groups and g not in started})
+    if (failed or dropped) and not continue_on_failure:
+        raise exceptions.WorkflowFailed('the tier before did not recover: %s'
+                                        % _failed_and_dropped(failed,
+                                                              dropped))
     recovered = {r['group'] for r in runs if _has_recovered(r)}
-    return RECOVERED if set(groups) <= recovered else IN_PROGRESS
+    if set(groups) <= recovered:
+        return RECOVERED
+    if set(groups) <= recovered | set(failed) | set(dropped):
+        return ENDED
+    return IN_PROGRESS
+
+
+def _failed_and_dropped(failed, dropped):
+    said = []
+    if failed:
+        said.append('group %s failed' % ', '.join(failed))
+    if dropped:
+        said.append('group %s not attempted' % ', '.join(dropped))
+    return '; '.join(said)
+
+
+def ended_run_plan(executions, run_id, published):
+    """(kind, plan) of a run that ended without its report, from its
+    root execution: the workflow it ran and what its ``plan`` step
+    published.
+
+    :param published: ``published(task_id)`` -> ``{name: value}``.
+    :raises InvalidGroup: the run is not a failover, failback, drill or
+        switchover run, is still running, or never planned.
+    """
+    root = next((e for e in executions if e['id'] == run_id), None)
+    kinds = {name: kind for kind, name in RUN_WORKFLOWS.items()}
+    if root is None or root['workflow_name'] not in kinds:
+        raise exceptions.InvalidGroup(
+            'execution %s is not a run of %s' % (
+                run_id, ', '.join(sorted(RUN_WORKFLOWS.values()))))
+    if root['state'] not in ENDED_STATES:
+        raise exceptions.InvalidGroup(
+            'run %s is still %s: its report comes when it ends (cancel it '
+            'with `openstack rescuer run cancel %s`)' % (
+                run_id, root['state'], run_id))
+    plan = next((t for t in root['tasks'] if t['name'] == 'plan'), None)
+    if plan is None or plan['state'] != 'SUCCESS':
+        raise exceptions.InvalidGroup(
+            'run %s changed nothing: it ended (%s) before its plan was '
+            'made: %s' % (run_id, root['state'],
+                          (plan or root).get('state_info')
+                          or 'no reason given'))
+    return kinds[root['workflow_name']], published(plan['id'])['plan']
+
+
+def held_groups(runs, run_id, groups):
+    """The leases that keep run ``run_id`` from starting: ``{group:
+    run}`` for each of its ``groups`` that another running run holds.
+    Of two runs on a group, the one that started first holds it (at the
+    same second, the smaller id), so that of runs started together
+    exactly one goes on; a run that has ended holds nothing.
+
+    :param runs: the running runs, ``[{id, workflow_name, created_at,
+        groups}]``, this one among them.
+    """
+    mine = next((r for r in runs if r['id'] == run_id), None)
+    held = {}
+    for run in sorted(runs, key=_started):
+        if run['id'] == run_id:
+            continue
+        if mine is None or _started(run) < _started(mine):
+            for group in set(run['groups']) & set(groups):
+                held.setdefault(group, run)
+    return held
+
+
+def _started(run):
+    return (_time(run['created_at']), run['id'])
 
 
 def _has_recovered(run):
@@ -249,6 +372,9 @@ def table(report):
     for failure in report['failures']:
         lines.append('FAILED: group %s, step %s: %s' % (
             failure['group'], failure['step'], failure['error']))
+    for dropped in report.get('not_attempted', []):
+        lines.append('NOT ATTEMPTED: group %s (tier %s): %s' % (
+            dropped['group'], dropped['tier'], dropped['reason']))
     for warning in report['warnings']:
         lines.append('WARNING: %s' % warning)
     return '\n'.join(lines)

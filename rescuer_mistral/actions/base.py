@@ -12,6 +12,8 @@ from mistral_lib import actions
 from rescuer import clients
 from rescuer import exceptions
 from rescuer import heat
+from rescuer import mistral
+from rescuer import report
 from rescuer import sites
 from rescuer import store
 
@@ -52,6 +54,20 @@ class RescuerAction(actions.Action):
             ), AUTH_CALLER_TOKEN
         return site, clients.site_session(site), AUTH_SITE_CREDENTIAL
 
+    def caller_site(self, context):
+        """The registry's site whose Keystone authenticated the caller:
+        the DR site whose Mistral runs this action."""
+        security = getattr(context, 'security', None)
+        found = [site for site in self.registry()
+                 if clients.same_keystone(getattr(security, 'auth_uri', None),
+                                          clients.auth_url_of(site))]
+        if len(found) != 1:
+            raise exceptions.RegistryError(
+                'the DR site registry names %s site behind the caller\'s '
+                'Keystone (%s)' % ('no' if not found else 'more than one',
+                                   getattr(security, 'auth_uri', None)))
+        return found[0]
+
     def rescuer_session_for(self, site_name):
         """(site, session) with Rescuer's own credential for the site,
         whoever the caller is: for the admin-only steps (Cinder's
@@ -83,6 +99,25 @@ class PlanAction(RescuerAction):
     def __init__(self, groups):
         super().__init__()
         self.groups = groups
+
+    def refuse_held(self, context, site_name):
+        """Refuse the run when another run holds one of its groups (one
+        failover, failback, drill or switchover per group at a time);
+        naming the run, and how to end it."""
+        site, session, _ = self.session_for(context, site_name)
+        runs = mistral.MistralAPI(session, site).runs_holding(
+            list(report.RUN_WORKFLOWS.values()), self.groups)
+        execution = getattr(context, 'execution', None)
+        held = report.held_groups(
+            runs, getattr(execution, 'workflow_execution_id', None),
+            self.groups)
+        if held:
+            raise exceptions.InvalidGroup('; '.join(
+                'group %s is held by run %s (%s, started %s): wait for it '
+                'to end, or cancel it with `openstack rescuer run cancel '
+                '%s`' % (group, run['id'], run['workflow_name'],
+                         run['created_at'], run['id'])
+                for group, run in sorted(held.items())))
 
     def primary_problem(self, context, definition):
         """Why the group's primary cannot take part (it does not answer,

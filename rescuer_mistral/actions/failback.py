@@ -16,8 +16,8 @@ from rescuer_mistral.actions import failover as failover_actions
 
 class PlanFailbackAction(base.PlanAction):
     """Check a failback before anything changes, and plan its tiers:
-    every group registered here, failed over (fenced), and its primary
-    answering with the group's stack in place.
+    every group registered here, failed over (fenced), held by no other
+    run, and its primary answering with the group's stack in place.
 
     :param groups: names of the protection groups.
     :returns: the plan, as ``rescuer.plan_failover`` returns it.
@@ -43,7 +43,9 @@ class PlanFailbackAction(base.PlanAction):
                              'last_sync_time': None}
         if problems:
             raise exceptions.InvalidGroup('; '.join(problems))
-        return {'started_at': started, 'site': site_names.pop(),
+        site = site_names.pop()
+        self.refuse_held(context, site)
+        return {'started_at': started, 'site': site,
                 'tiers': tiers, 'groups': planned}
 
 

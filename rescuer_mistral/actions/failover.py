@@ -21,8 +21,8 @@ class PlanFailoverAction(base.PlanAction):
     """Check a failover before anything changes, and plan its tiers.
 
     Every group must be registered at this DR site with a good capture,
-    all must recover here, and the site must have the flavors and the
-    declared capacity they need.
+    all must recover here, no other run may hold one of them, and the
+    site must have the flavors and the declared capacity they need.
 
     :param groups: names of the protection groups.
     :returns: ``{started_at, site, tiers: [[group]], groups: {group:
@@ -40,6 +40,7 @@ class PlanFailoverAction(base.PlanAction):
                 'the groups recover at different sites (%s): fail them '
                 'over one site at a time' % ', '.join(sorted(sites_used)))
         site, session, _ = self.session_for(context, sites_used.pop())
+        self.refuse_held(context, site.name)
         flavors = compute.ComputeAPI(session, site).flavors()
         demands, planned = {}, {}
         for name, definition in definitions.items():
@@ -271,13 +272,16 @@ class RunReportAction(base.RescuerAction):
     """Build, keep and return the report of a run, from Mistral's record
     of the run's executions and tasks.
 
-    :param kind: failover, switchover, drill or failback.
+    :param kind: failover, switchover, drill or failback (without it:
+        the kind of the run's workflow).
     :param execution_id: the run's root execution (``execution().id``).
-    :param plan: the run's plan (``rescuer.plan_failover``).
+    :param plan: the run's plan (``rescuer.plan_failover``); without
+        it, the plan the run published - for a run that ended without
+        its report (cancelled or stopped by hand): ``report_v1``.
     :returns: the report (see ``rescuer.report``).
     """
 
-    def __init__(self, kind, execution_id, plan):
+    def __init__(self, execution_id, kind=None, plan=None):
         super().__init__()
         self.kind = kind
         self.execution_id = execution_id
@@ -285,10 +289,17 @@ class RunReportAction(base.RescuerAction):
 
     def execute(self, context):
         store = self.store()
-        site = self.registry().get(self.plan['site'])
+        if self.plan is None:
+            site = self.caller_site(context)
+        else:
+            site = self.registry().get(self.plan['site'])
         _, session, _ = self.session_for(context, site.name)
         api = mistral.MistralAPI(session, site)
         executions = api.run_executions(self.execution_id)
+        if self.plan is None:
+            self.kind, self.plan = report.ended_run_plan(
+                executions, self.execution_id, api.published)
+            site = self.registry().get(self.plan['site'])
         groups = [g for tier in self.plan['tiers'] for g in tier]
         fences = {g: store.fence(g) for g in groups if store.fence(g)}
         resources = {}
@@ -305,28 +316,34 @@ class RunReportAction(base.RescuerAction):
 class TierRecoveredAction(base.RescuerAction):
     """Whether every group of a run's tier has recovered - its health
     check passed (retried while ``IN_PROGRESS``): the next tier starts
-    then, while those groups' workflows finish what follows.
+    then, while those groups' workflows finish what follows.  The wait
+    ends as soon as what it waits for has ended: a group that failed, a
+    group its tier never started, or the run itself ending.
 
     :param site: this DR site (the run plan's ``site``).
     :param run_id: the run's root execution (``execution().id``).
     :param groups: the groups of that tier; none: RECOVERED at once.
-    :returns: RECOVERED or IN_PROGRESS; an error names the groups whose
-        workflow failed.
+    :param continue_on_failure: the run's override: a failed or
+        unattempted group ends the wait (ENDED) instead of an error.
+    :returns: RECOVERED, ENDED or IN_PROGRESS; an error names the groups
+        that failed or were not attempted, or the run's end.
     """
 
-    def __init__(self, site, run_id, groups=None):
+    def __init__(self, site, run_id, groups=None, continue_on_failure=False):
         super().__init__()
         self.site = site
         self.run_id = run_id
         self.groups = groups or []
+        self.continue_on_failure = continue_on_failure
 
     def execute(self, context):
         if not self.groups:
             return report.RECOVERED
         site, session, _ = self.session_for(context, self.site)
-        runs = mistral.MistralAPI(session, site).group_runs(self.run_id,
-                                                            self.groups)
-        return report.tier_progress(runs, self.groups)
+        progress = mistral.MistralAPI(session, site).run_progress(
+            self.run_id, self.groups)
+        return report.tier_progress(progress, self.groups,
+                                    bool(self.continue_on_failure))
 
 
 class StartDrillAction(base.GroupAction):

@@ -124,6 +124,31 @@ def create_protected_vnf(prefix, rpo):
         cli_json('site-a', 'stack', 'resource', 'list', name)}
 
 
+STATELESS_VNF = REPO / 'examples' / 'stateless-vnf.yaml'
+
+
+def stateless_vnfs(tiers):
+    """``examples/stateless-vnf.yaml`` at site-a, one per (tier, cidr),
+    their hot standbys up: yields [(stack name, outputs)]."""
+    made = []
+    try:
+        for tier, cidr in tiers:
+            name = unique('hot%d' % tier)
+            made.append((name, None))
+            cli_json('site-a', 'stack', 'create', '--wait', '-t',
+                     str(STATELESS_VNF), '--parameter', 'tier=%d' % tier,
+                     '--parameter', 'cidr=%s' % cidr, name)
+            made[-1] = (name, stack_outputs('site-a', name))
+        yield made
+    finally:
+        for name, out in made:
+            cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
+                check=False)
+            if out:
+                cli('site-b', 'stack', 'delete', '--yes', '--wait',
+                    out['recovery_stack_id'], check=False)
+
+
 def service_port_parameter():
     """`examples/vnf-site.yaml`'s service_port, random: port chains of one
     project must not have overlapping classifiers."""

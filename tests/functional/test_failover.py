@@ -215,42 +215,16 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
         b['backup_id'] for b in chain}
 
 
-STATELESS_VNF = base.REPO / 'examples' / 'stateless-vnf.yaml'
-
-
-def _stateless_vnfs(tiers):
-    """``examples/stateless-vnf.yaml`` at site-a, one per (tier, cidr),
-    their hot standbys up: yields [(stack name, outputs)]."""
-    made = []
-    try:
-        for tier, cidr in tiers:
-            name = base.unique('hot%d' % tier)
-            made.append((name, None))
-            base.cli_json('site-a', 'stack', 'create', '--wait', '-t',
-                          str(STATELESS_VNF), '--parameter',
-                          'tier=%d' % tier, '--parameter', 'cidr=%s' % cidr,
-                          name)
-            made[-1] = (name, base.stack_outputs('site-a', name))
-        yield made
-    finally:
-        for name, out in made:
-            base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
-                     check=False)
-            if out:
-                base.cli('site-b', 'stack', 'delete', '--yes', '--wait',
-                         out['recovery_stack_id'], check=False)
-
-
 @pytest.fixture
 def stateless_vnfs():
     """Two stateless VNFs, in tiers 1 and 2."""
-    yield from _stateless_vnfs(((1, '10.44.0.0/24'), (2, '10.45.0.0/24')))
+    yield from base.stateless_vnfs(((1, '10.44.0.0/24'), (2, '10.45.0.0/24')))
 
 
 @pytest.fixture
 def stateless_vnf():
     """One stateless VNF, in tier 1."""
-    yield from _stateless_vnfs(((1, '10.46.0.0/24'),))
+    yield from base.stateless_vnfs(((1, '10.46.0.0/24'),))
 
 
 def _by_group(report):

@@ -259,13 +259,18 @@ def test_tier_recovered_names_the_failed_groups_of_the_tier_before(
     from rescuer_mistral.actions import failover as failover_actions
     asked = []
 
-    def group_runs(api, run_id, groups):
+    def run_progress(api, run_id, groups):
         asked.append((api.site.name, run_id, groups))
-        return [{'group': 'core', 'state': 'ERROR', 'tasks': []}]
-    monkeypatch.setattr(mistral.MistralAPI, 'group_runs', group_runs)
+        return {'state': 'RUNNING', 'tiers': [],
+                'groups': [{'group': 'core', 'state': 'ERROR', 'tasks': []}]}
+    monkeypatch.setattr(mistral.MistralAPI, 'run_progress', run_progress)
     result = failover_actions.TierRecoveredAction(
         'site-b', 'run-1', ['core']).run(_context('http://127.0.0.1:2/v3'))
     assert asked == [('site-b', 'run-1', ['core'])]
     assert result.is_error()
     assert result.error == ('TierRecoveredAction: the tier before did not '
                             'recover: group core failed')
+    # With the run's override, the failed group ends the wait.
+    assert failover_actions.TierRecoveredAction(
+        'site-b', 'run-1', ['core'], continue_on_failure=True).run(
+            _context('http://127.0.0.1:2/v3')) == 'ENDED'

@@ -1,5 +1,9 @@
 """Failback steps and their idempotence, over in-memory stand-ins."""
 
+import types
+
+import pytest
+
 from rescuer import exceptions
 from rescuer import failback
 from rescuer import heat
@@ -180,3 +184,28 @@ def test_switchover_backs_up_at_the_primary_and_restores_once_at_the_dr():
                                          'backup_id': 'b-2'})[
         'dr_volume_id'] == 'dr-existing'
     assert dr.restored == [('b-1', 'rescuer-vol-db')]
+
+
+class _Compute:
+    site = types.SimpleNamespace(name='site-b')
+
+    def __init__(self, *servers):
+        self._servers = list(servers)
+
+    def servers(self, ids=None):
+        return [s for s in self._servers if s['id'] in ids]
+
+
+def test_a_drain_waits_for_stopping_servers_and_ends_on_one_in_error():
+    stopping = {'id': 's-1', 'name': 'vnf', 'status': 'ACTIVE'}
+    assert failback.servers_state(_Compute(stopping), ['s-1']) == \
+        'IN_PROGRESS'
+    assert failback.servers_state(_Compute(dict(
+        stopping, status='SHUTOFF')), ['s-1']) == 'COMPLETE'
+    # A server in ERROR never reaches SHUTOFF: the wait ends at once
+    # (it waited out 120 tries), naming it and Nova's fault.
+    with pytest.raises(exceptions.StackFailed,
+                       match=r'server vnf \(s-1\) at site site-b is ERROR: '
+                             'no fault given'):
+        failback.servers_state(_Compute(dict(stopping, status='ERROR')),
+                               ['s-1'])

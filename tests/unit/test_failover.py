@@ -1,6 +1,8 @@
 """Failover steps: planning, capacity, fencing, promotion, activation -
 their decisions, over small in-memory stand-ins for the site APIs."""
 
+import types
+
 import pytest
 
 from rescuer import exceptions
@@ -291,3 +293,63 @@ def test_stopped_recovery_servers_are_started_and_running_ones_left():
     assert failover.start_stack_servers(Resources(), compute, 's-1') == {
         'stack_id': 's-1', 'started': ['a', 'c']}
     assert sorted(compute.calls) == [('start', 'a'), ('start', 'c')]
+
+
+SITE_B = types.SimpleNamespace(name='site-b')
+
+
+class _Resources:
+    site = SITE_B
+
+    def __init__(self, resources):
+        self._resources = resources
+
+    def resources(self, stack_id):
+        return self._resources
+
+
+class _Servers:
+    site = SITE_B
+
+    def __init__(self, *servers):
+        self._servers = list(servers)
+
+    def servers(self, ids=None):
+        return [s for s in self._servers if ids is None or s['id'] in ids]
+
+
+def _server_resource(name, server_id, status='CREATE_COMPLETE'):
+    return {'resource_name': name, 'resource_type': 'OS::Nova::Server',
+            'physical_resource_id': server_id, 'resource_status': status}
+
+
+def test_health_waits_for_a_server_that_may_still_become_active():
+    result = failover.health(
+        _Resources([_server_resource('vnf', 's-1')]),
+        _Servers({'id': 's-1', 'status': 'BUILD'}), 'stack-1')
+    assert result['healthy'] is False and result['servers'] == {
+        'vnf': 'BUILD'}
+
+
+def test_health_ends_the_wait_on_a_server_in_error_or_a_failed_resource():
+    # Neither heals by itself: retrying the health check for two minutes
+    # only delayed the failure (and every tier after it).
+    with pytest.raises(exceptions.StackFailed,
+                       match='server vnf \\(s-1\\) at site site-b is '
+                             'ERROR: No valid host was found'):
+        failover.health(
+            _Resources([_server_resource('vnf', 's-1')]),
+            _Servers({'id': 's-1', 'status': 'ERROR', 'fault': {
+                'message': 'No valid host was found'}}), 'stack-1')
+    failed = dict(_server_resource('vnf', 's-1', 'UPDATE_FAILED'),
+                  resource_status_reason='boom')
+    with pytest.raises(exceptions.StackFailed,
+                       match='vnf is UPDATE_FAILED: boom'):
+        failover.health(_Resources([failed]),
+                        _Servers({'id': 's-1', 'status': 'ACTIVE'}),
+                        'stack-1')
+    # Only the members are judged when they are named.
+    assert failover.health(
+        _Resources([failed, _server_resource('db', 's-2')]),
+        _Servers({'id': 's-2', 'status': 'ACTIVE'}), 'stack-1',
+        members={'db'})['healthy'] is True

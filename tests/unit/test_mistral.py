@@ -54,12 +54,15 @@ class Listing(Answering):
         return super()._call(method, path, body)[path]
 
 
-def test_a_runs_group_workflows_with_the_tasks_of_the_running_ones():
+def test_a_runs_progress_with_the_tasks_of_the_running_group_workflows():
     api = Listing({
+        '/executions/run-1': {'id': 'run-1', 'state': 'RUNNING'},
         '/executions?root_execution_id=run-1&fields=id,input,state'
         '&limit=1000': {'executions': [
             {'id': 'tier-1', 'input': json.dumps({'groups': ['core']}),
              'state': 'RUNNING'},
+            {'id': 'tier-2', 'input': json.dumps({'groups': ['edge']}),
+             'state': 'ERROR'},
             {'id': 'ex-core', 'input': json.dumps({'group': 'core'}),
              'state': 'RUNNING'},
             {'id': 'ex-db', 'input': json.dumps({'group': 'db'}),
@@ -68,9 +71,49 @@ def test_a_runs_group_workflows_with_the_tasks_of_the_running_ones():
              'state': 'RUNNING'}]},
         '/tasks?workflow_execution_id=ex-core&fields=name,state': {
             'tasks': [{'name': 'check_health', 'state': 'SUCCESS'}]}})
-    assert api.group_runs('run-1', ['core', 'db']) == [
-        {'group': 'core', 'state': 'RUNNING',
-         'tasks': [{'name': 'check_health', 'state': 'SUCCESS'}]},
-        {'group': 'db', 'state': 'SUCCESS', 'tasks': []}]
+    assert api.run_progress('run-1', ['core', 'db']) == {
+        'state': 'RUNNING',
+        'groups': [{'group': 'core', 'state': 'RUNNING',
+                    'tasks': [{'name': 'check_health', 'state': 'SUCCESS'}]},
+                   {'group': 'db', 'state': 'SUCCESS', 'tasks': []}],
+        'tiers': [{'groups': ['core'], 'state': 'RUNNING'},
+                  {'groups': ['edge'], 'state': 'ERROR'}]}
     # Only the running workflow of the groups asked for is read further.
-    assert len(api.calls) == 2
+    assert len(api.calls) == 3
+
+
+def test_the_runs_holding_groups_are_the_running_runs_naming_them():
+    listing = {'executions': [
+        {'id': 'run-1', 'workflow_name': 'rescuer_dr.failover_v1',
+         'input': json.dumps({'groups': ['core', 'db']}),
+         'created_at': '2026-11-26 10:00:01'},
+        {'id': 'tier-1', 'workflow_name': 'rescuer_dr._tier_v1',
+         'input': json.dumps({'groups': ['core']}),
+         'created_at': '2026-11-26 10:00:02'},
+        {'id': 'sync-1', 'workflow_name': 'rescuer_dr.sync_v1',
+         'input': json.dumps({'group': 'core'}),
+         'created_at': '2026-11-26 10:00:03'},
+        {'id': 'run-2', 'workflow_name': 'rescuer_dr.drill_v1',
+         'input': json.dumps({'groups': ['edge']}),
+         'created_at': '2026-11-26 10:00:04'}]}
+    api = Listing({
+        '/executions?state=%s&fields=id,workflow_name,input,created_at'
+        '&limit=1000' % state: listing if state == 'RUNNING' else
+        {'executions': []} for state in mistral.RUNNING_STATES})
+    assert api.runs_holding(['rescuer_dr.failover_v1',
+                             'rescuer_dr.drill_v1'], ['db', 'core']) == [
+        {'id': 'run-1', 'workflow_name': 'rescuer_dr.failover_v1',
+         'created_at': '2026-11-26 10:00:01', 'groups': ['core', 'db']}]
+
+
+def test_cancelling_a_run_cancels_every_execution_of_it_still_running():
+    api = Listing({
+        '/executions?root_execution_id=run-1&fields=id,state&limit=1000': {
+            'executions': [{'id': 'tier-1', 'state': 'ERROR'},
+                           {'id': 'tier-2', 'state': 'RUNNING'}]},
+        '/executions/run-1': {'id': 'run-1', 'state': 'RUNNING'},
+        '/executions/tier-2': {}})
+    assert api.cancel_run('run-1') == ['run-1', 'tier-2']
+    assert [(m, p, b) for m, p, b in api.calls if m == 'PUT'] == [
+        ('PUT', '/executions/run-1', {'state': 'CANCELLED'}),
+        ('PUT', '/executions/tier-2', {'state': 'CANCELLED'})]

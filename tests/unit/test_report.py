@@ -76,14 +76,25 @@ def test_two_tiers_rto_rpo_and_order():
     assert not any('vital' in w for w in result['warnings'])
 
 
-def test_a_failed_step_is_surfaced_and_later_tiers_are_not_run():
+def _tier(groups, state, info=None):
+    return {'id': 'tier-%s' % '-'.join(groups), 'workflow_name':
+            'rescuer_dr._tier_v1', 'input': {'groups': groups},
+            'state': state, 'state_info': info,
+            'created_at': '2026-11-26 10:00:00',
+            'updated_at': '2026-11-26 10:00:21', 'tasks': []}
+
+
+def test_a_failed_step_is_surfaced_and_later_tiers_are_not_attempted():
     plan = _plan(vital=_group_planned(1), other=_group_planned(2))
     executions = [
         _root(state='ERROR', end='00:20'),
+        _tier(['vital'], 'ERROR', 'One or more actions had failed.'),
         _execution('vital', 'ERROR', '00:01', '00:20', [
             _task('fence', '00:01', '00:02'),
             _task('promote', '00:02', '00:20', 'ERROR',
                   'PromoteVolumeAction: site site-b refused ...')]),
+        _tier(['other'], 'ERROR', 'tier of [other] not started - the '
+              'tier before did not recover: group vital failed'),
     ]
     result = report.build('failover', 'run-1', 'site-b', plan, executions,
                           fences={'vital': {'enforced': False,
@@ -92,8 +103,14 @@ def test_a_failed_step_is_surfaced_and_later_tiers_are_not_run():
     assert result['failures'] == [{
         'group': 'vital', 'step': 'promote',
         'error': 'PromoteVolumeAction: site site-b refused ...'}]
-    assert result['groups'][1]['state'] == 'NOT RUN'
-    assert result['tiers'][1]['state'] == 'NOT RUN'
+    assert result['groups'][1]['state'] == 'NOT ATTEMPTED'
+    assert result['tiers'][1]['state'] == 'NOT ATTEMPTED'
+    # Why: its tier's own word.
+    assert result['not_attempted'] == [{
+        'group': 'other', 'tier': 2, 'reason': 'tier of [other] not '
+        'started - the tier before did not recover: group vital failed'}]
+    assert ('NOT ATTEMPTED: group other (tier 2): tier of [other] not '
+            'started') in report.table(result)
     assert result['achieved_rto'] is None
     assert any('not fenced yet (site-a is down)' in w
                for w in result['warnings'])
@@ -223,45 +240,161 @@ def test_the_next_tier_starts_when_a_tier_recovered_not_when_it_ended():
     assert [t['recovered'] for t in failed['tiers']] == [30.0, None]
 
 
+def test_a_cancelled_run_says_so_and_what_it_never_started():
+    plan = _plan(vital=_group_planned(1), other=_group_planned(2))
+    executions = [
+        _root(state='CANCELLED', end='00:10'),
+        _execution('vital', 'CANCELLED', '00:01', '00:10', [
+            _task('fence', '00:01', '00:02'),
+            _task('wait_active', '00:02', '00:10', 'CANCELLED')])]
+    result = report.build('failover', 'run-1', 'site-b', plan, executions)
+    assert result['state'] == 'CANCELLED'
+    assert result['failures'][0]['group'] == 'vital'
+    assert result['not_attempted'] == [{
+        'group': 'other', 'tier': 2,
+        'reason': 'the run ended (CANCELLED) before it started'}]
+
+
 def _run(group, state, *tasks):
     return {'group': group, 'state': state,
             'tasks': [{'name': name, 'state': task_state}
                       for name, task_state in tasks]}
 
 
+def _progress(*runs, state='RUNNING', tiers=()):
+    return {'state': state, 'groups': list(runs), 'tiers': list(tiers)}
+
+
 def test_a_tier_has_recovered_once_each_group_passed_its_health_check():
     tier = ['core', 'db']
     # db has not started yet: no workflow of it in the run.
-    assert report.tier_progress([
-        _run('core', 'SUCCESS')], tier) == report.IN_PROGRESS
+    assert report.tier_progress(_progress(
+        _run('core', 'SUCCESS')), tier) == report.IN_PROGRESS
     # db's health check is still being retried.
-    assert report.tier_progress([
+    assert report.tier_progress(_progress(
         _run('core', 'SUCCESS'),
         _run('db', 'RUNNING', ('activate', 'SUCCESS'),
-             ('check_health', 'RUNNING_DELAYED'))], tier) == report.IN_PROGRESS
+             ('check_health', 'RUNNING_DELAYED'))), tier) == report.IN_PROGRESS
     # db passed it and marks its stack now; a group of another tier, and
     # its failure, are none of this tier's business.
-    assert report.tier_progress([
+    assert report.tier_progress(_progress(
         _run('core', 'SUCCESS'),
         _run('db', 'RUNNING', ('check_health', 'SUCCESS'),
              ('record_active', 'RUNNING')),
-        _run('edge', 'ERROR')], tier) == report.RECOVERED
+        _run('edge', 'ERROR')), tier) == report.RECOVERED
     # A failback's group is back at the primary while it demotes.
-    assert report.tier_progress([
+    assert report.tier_progress(_progress(
         _run('core', 'RUNNING', ('check_primary', 'SUCCESS'),
              ('demote', 'RUNNING')),
-        _run('db', 'SUCCESS')], tier) == report.RECOVERED
+        _run('db', 'SUCCESS')), tier) == report.RECOVERED
 
 
 def test_a_tier_whose_group_failed_or_stayed_unhealthy_has_not_recovered():
     # The health check ran out of tries: it ends SUCCESS, and the group
     # goes on to fail.
-    assert report.tier_progress([
+    assert report.tier_progress(_progress(
         _run('core', 'SUCCESS'),
         _run('db', 'RUNNING', ('check_health', 'SUCCESS'),
-             ('unhealthy', 'RUNNING'))], ['core', 'db']) == report.IN_PROGRESS
+             ('unhealthy', 'RUNNING'))), ['core', 'db']) == report.IN_PROGRESS
     with pytest.raises(exceptions.WorkflowFailed,
                        match='the tier before did not recover: group '
                              'core, db failed'):
-        report.tier_progress([_run('core', 'ERROR'),
-                              _run('db', 'CANCELLED')], ['core', 'db'])
+        report.tier_progress(_progress(_run('core', 'ERROR'),
+                                       _run('db', 'CANCELLED')),
+                             ['core', 'db'])
+
+
+def test_a_wait_ends_when_its_tier_was_never_started():
+    # Tier 2 failed waiting for tier 1 and never started db: tier 3,
+    # waiting for db, fails at once (it waited 2 hours before).
+    tiers = [{'groups': ['core'], 'state': 'ERROR'},
+             {'groups': ['db'], 'state': 'ERROR'},
+             {'groups': ['edge'], 'state': 'RUNNING'}]
+    with pytest.raises(exceptions.WorkflowFailed,
+                       match='the tier before did not recover: group db '
+                             'not attempted'):
+        report.tier_progress(_progress(_run('core', 'ERROR'), tiers=tiers),
+                             ['db'])
+    # A tier still waiting for its own tier before is in progress.
+    tiers[1]['state'] = 'RUNNING'
+    assert report.tier_progress(_progress(tiers=tiers),
+                                ['db']) == report.IN_PROGRESS
+
+
+def test_a_wait_ends_when_the_run_has_ended():
+    for state in ('ERROR', 'CANCELLED', 'SUCCESS'):
+        with pytest.raises(exceptions.WorkflowFailed,
+                           match=r'the run ended \(%s\)' % state):
+            report.tier_progress(_progress(
+                _run('core', 'RUNNING', ('activate', 'RUNNING')),
+                state=state), ['core'])
+
+
+def test_continue_on_failure_ends_the_wait_without_an_error():
+    tiers = [{'groups': ['core', 'db'], 'state': 'ERROR'}]
+    # core failed, db was never started, edge recovered: all ended.
+    progress = _progress(_run('core', 'ERROR'), _run('edge', 'SUCCESS'),
+                         tiers=tiers)
+    assert report.tier_progress(progress, ['core', 'db', 'edge'],
+                                continue_on_failure=True) == report.ENDED
+    # Not while one of them still runs.
+    progress['groups'].append(_run('edge2', 'RUNNING',
+                                   ('activate', 'RUNNING')))
+    assert report.tier_progress(progress, ['core', 'edge2'],
+                                continue_on_failure=True) == \
+        report.IN_PROGRESS
+    # Every one recovered: RECOVERED, as without the override.
+    assert report.tier_progress(_progress(_run('edge', 'SUCCESS')),
+                                ['edge'], True) == report.RECOVERED
+
+
+def _running(run_id, created, *groups):
+    return {'id': run_id, 'workflow_name': 'rescuer_dr.failover_v1',
+            'created_at': '2026-11-26 10:00:%02d' % created,
+            'groups': list(groups)}
+
+
+def test_the_first_run_on_a_group_holds_it():
+    older = _running('run-0', 1, 'core')
+    mine = _running('run-1', 5, 'core', 'db')
+    other = _running('run-2', 9, 'edge')
+    # The older run holds core; a run on other groups holds nothing of
+    # this one's.
+    assert report.held_groups([older, mine, other], 'run-1',
+                              ['core', 'db']) == {'core': older}
+    # The older run goes on: the newer one does not hold its groups.
+    assert report.held_groups([older, mine], 'run-0', ['core']) == {}
+    # Two started in the same second: the smaller id goes on, only.
+    twin = _running('run-1b', 5, 'db')
+    assert report.held_groups([mine, twin], 'run-1', ['core', 'db']) == {}
+    assert report.held_groups([mine, twin], 'run-1b', ['db']) == {
+        'db': mine}
+    # Called outside a run (no id of its own): every running run holds.
+    assert report.held_groups([older], None, ['core', 'x']) == {
+        'core': older}
+
+
+def _ended_root(state, *tasks):
+    return dict(_root(state=state), tasks=[
+        dict(_task(name, '00:00', '00:01', task_state, info), id='t-' + name)
+        for name, task_state, info in tasks])
+
+
+def test_the_plan_of_a_run_that_ended_without_a_report():
+    published = {'t-plan': {'plan': {'site': 'site-b', 'tiers': []}}}
+    root = _ended_root('CANCELLED', ('plan', 'SUCCESS', None),
+                       ('recover_tiers', 'CANCELLED', None))
+    assert report.ended_run_plan([root], 'run-1', published.get) == (
+        'failover', {'site': 'site-b', 'tiers': []})
+    running = _ended_root('RUNNING', ('plan', 'SUCCESS', None))
+    with pytest.raises(exceptions.InvalidGroup, match='run run-1 is still '
+                       'RUNNING: its report comes when it ends'):
+        report.ended_run_plan([running], 'run-1', published.get)
+    unplanned = _ended_root('ERROR', ('plan', 'ERROR', 'group x is not '
+                                      'registered'))
+    with pytest.raises(exceptions.InvalidGroup, match='before its plan was '
+                       'made: group x is not registered'):
+        report.ended_run_plan([unplanned], 'run-1', published.get)
+    sync = dict(root, workflow_name='rescuer_dr.sync_v1')
+    with pytest.raises(exceptions.InvalidGroup, match='is not a run of'):
+        report.ended_run_plan([sync], 'run-1', published.get)

@@ -148,3 +148,38 @@ def test_a_wait_that_runs_out_of_tries_goes_on_only_when_it_is_done(path):
             transitions = _transitions(task)
             assert all(condition for _, condition in transitions), (
                 '%s goes on unconditionally after its retry' % name)
+
+
+# Waits whose answer is not a state to reach, with why they still end.
+ENDS_BY_ITSELF = {
+    # Answers restoring only while Cinder shows restoring-backup; the
+    # wait after it (volume_status) fails on error_restoring.
+    'rescuer.restore_primary_volumes',
+    # Raises when Cinder's group snapshot is in error (consistency.py).
+    'rescuer.group_snapshot',
+}
+
+
+def _waits():
+    for path in WORKBOOKS:
+        for wf_name, workflow in _workflows(path):
+            for task_name, task in workflow['tasks'].items():
+                if 'continue-on' in (task.get('retry') or {}):
+                    action = (task.get('action') or task['workflow']).split()
+                    yield '%s.%s' % (wf_name, task_name), action[0]
+
+
+def test_every_wait_ends_when_what_it_waits_for_has_ended():
+    # A wait whose target ended elsewhere (a failed group, a tier that
+    # never started, a server in ERROR) must end then, not at its last
+    # try: tier 3 of a failover waited 2 hours for a tier 2 that never
+    # started.  Each polls a function tests/unit/test_waits.py proves.
+    from tests.unit import test_waits
+    unproved = sorted(
+        name for name, action in _waits()
+        if action not in test_waits.PROVED and
+        action not in ENDS_BY_ITSELF and name not in BEST_EFFORT_WAITS)
+    assert not unproved, (
+        'waits with no proof that they end when their target has: %s'
+        % unproved)
+    assert set(test_waits.PROVED) <= {action for _, action in _waits()}

@@ -1,0 +1,95 @@
+"""Every wait ends when what it waits for has ended: each function a
+workflow's retry polls answers IN_PROGRESS only while its target may
+still get where the wait wants it, and raises, with the reason, once the
+target has ended anywhere else.  tests/workbooks checks that each wait
+of the workbooks polls one of the functions proved here."""
+
+import types
+
+import pytest
+
+from rescuer import cinder
+from rescuer import exceptions
+from rescuer import heat
+from tests.unit import test_failback
+from tests.unit import test_failover
+from tests.unit import test_report
+
+SITE = types.SimpleNamespace(name='site-b', region='RegionB')
+
+
+class _Answering:
+    """An API whose GETs answer from ``{path: answer}``."""
+
+    def __init__(self, answers):
+        super().__init__(session=None, site=SITE)
+        self.answers = answers
+
+    def _call(self, method, path, body=None, **kwargs):
+        return self.answers[path]
+
+    _v3 = _call
+
+
+class _Heat(_Answering, heat.HeatAPI):
+    pass
+
+
+class _Cinder(_Answering, cinder.CinderAPI):
+    pass
+
+
+def _stack(status, reason='boom'):
+    return _Heat({'/stacks/s-1': {'stack': {
+        'id': 's-1', 'stack_name': 'rescuer-g', 'stack_status': status,
+        'stack_status_reason': reason}}})
+
+
+def test_stack_status_ends_on_a_failed_or_deleted_stack():
+    assert _stack('UPDATE_IN_PROGRESS').stack_state(
+        's-1', 'UPDATE') == 'IN_PROGRESS'
+    with pytest.raises(exceptions.StackFailed, match='UPDATE_FAILED: boom'):
+        _stack('UPDATE_FAILED').stack_state('s-1', 'UPDATE')
+    with pytest.raises(exceptions.StackFailed, match='was deleted'):
+        _stack('DELETE_COMPLETE').stack_state('s-1', 'UPDATE')
+
+
+def test_volume_status_ends_on_a_volume_in_error():
+    volume = {'id': 'v-1', 'status': 'creating'}
+    api = _Cinder({'/volumes/v-1': {'volume': volume}})
+    assert api.volume_state('v-1') == 'IN_PROGRESS'
+    for status in ('error', 'error_restoring', 'error_managing'):
+        volume['status'] = status
+        with pytest.raises(exceptions.RemoteError,
+                           match='volume v-1 is %s' % status):
+            api.volume_state('v-1')
+
+
+def test_backup_status_ends_on_a_backup_in_error():
+    backup = {'id': 'b-1', 'status': 'creating'}
+    api = _Cinder({'/backups/b-1': {'backup': backup}})
+    assert api.backup_state('b-1') == 'IN_PROGRESS'
+    backup.update(status='error', fail_reason='no space')
+    with pytest.raises(exceptions.RemoteError,
+                       match='backup b-1 failed: no space'):
+        api.backup_state('b-1')
+
+
+# The waits of the workbooks, by the action they poll: the tests above
+# and these prove that each ends once its target has ended.
+PROVED = {
+    'rescuer.stack_status':
+        test_stack_status_ends_on_a_failed_or_deleted_stack,
+    'rescuer.volume_status': test_volume_status_ends_on_a_volume_in_error,
+    'rescuer.backup_status': test_backup_status_ends_on_a_backup_in_error,
+    'rescuer.servers_state': test_failback.
+    test_a_drain_waits_for_stopping_servers_and_ends_on_one_in_error,
+    'rescuer.recovery_health': test_failover.
+    test_health_ends_the_wait_on_a_server_in_error_or_a_failed_resource,
+    'rescuer.drill_health': test_failover.
+    test_health_ends_the_wait_on_a_server_in_error_or_a_failed_resource,
+    'rescuer.primary_health': test_failover.
+    test_health_ends_the_wait_on_a_server_in_error_or_a_failed_resource,
+    'rescuer.tier_recovered': test_report.
+    test_a_wait_ends_when_its_tier_was_never_started,
+}
