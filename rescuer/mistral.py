@@ -6,6 +6,9 @@ from rescuer import exceptions
 from rescuer import rest
 
 RUNNING_STATES = ('IDLE', 'RUNNING', 'PAUSED')
+# The workflows a run runs per group and per tier.
+GROUP_WORKFLOW_SUFFIX = '_group_v1'
+TIER_WORKFLOW = '._tier_v1'
 # What Mistral says of a task whose with-items actions failed.
 _GENERIC_ERRORS = ('One or more actions had failed.',)
 
@@ -99,15 +102,19 @@ class MistralAPI(rest.ServiceAPI):
         (their input names ``groups``)."""
         state = self._call('GET', '/executions/%s' % root_id)['state']
         listing = self._call(
-            'GET', '/executions?root_execution_id=%s&fields=id,input,state'
-            '&limit=1000' % root_id)['executions']
+            'GET', '/executions?root_execution_id=%s&fields=id,input,state,'
+            'workflow_name&limit=1000' % root_id)['executions']
         runs, tiers = [], []
         for execution in listing:
             given = _json(execution.get('input'))
             if isinstance(given.get('groups'), list):
                 tiers.append({'groups': given['groups'],
                               'state': execution['state']})
-            if given.get('group') not in groups:
+            # A group's own workflow, not one it runs (a switchover's
+            # final sync_v1 names the group too).
+            if given.get('group') not in groups or not (
+                    execution.get('workflow_name') or '').endswith(
+                        GROUP_WORKFLOW_SUFFIX):
                 continue
             tasks = []
             if execution['state'] in RUNNING_STATES:
@@ -119,23 +126,34 @@ class MistralAPI(rest.ServiceAPI):
         return {'state': state, 'groups': runs, 'tiers': tiers}
 
     def runs_holding(self, workflows, groups):
-        """The running executions of ``workflows`` whose input names one
-        of ``groups``: ``[{id, workflow_name, created_at, groups}]``."""
+        """The runs that hold one of ``groups``: running executions of
+        ``workflows`` whose input names it, and running tier or group
+        workflows of any run (a run stopped by hand in ERROR leaves its
+        sub-workflows running, still acting on their groups):
+        ``[{id, workflow_name, created_at, groups, planned}]`` - ``id``
+        the run's (root) id; ``planned`` for a sub-workflow, whose run
+        has passed its plan."""
         held = []
         for state in RUNNING_STATES:
             listing = self._call(
                 'GET', '/executions?state=%s&fields=id,workflow_name,input,'
-                'created_at&limit=1000' % state)['executions']
+                'created_at,root_execution_id&limit=1000' % state)[
+                    'executions']
             for execution in listing:
-                if execution.get('workflow_name') not in workflows:
+                name = execution.get('workflow_name') or ''
+                root = execution.get('root_execution_id')
+                if not (name in workflows or root and (
+                        name.endswith(GROUP_WORKFLOW_SUFFIX) or
+                        name.endswith(TIER_WORKFLOW))):
                     continue
-                named = _json(execution.get('input')).get('groups')
-                shared = sorted(set(named or []) & set(groups))
+                given = _json(execution.get('input'))
+                named = given.get('groups') or [given.get('group')]
+                shared = sorted(set(named) & set(groups))
                 if shared:
-                    held.append({'id': execution['id'],
-                                 'workflow_name': execution['workflow_name'],
+                    held.append({'id': root or execution['id'],
+                                 'workflow_name': name,
                                  'created_at': execution['created_at'],
-                                 'groups': shared})
+                                 'groups': shared, 'planned': bool(root)})
         return held
 
     def cancel_run(self, root_id):

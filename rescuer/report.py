@@ -84,7 +84,8 @@ def build(kind, run_id, site, plan, executions, fences=None,
     for execution in executions:
         if execution['workflow_name'].endswith(GROUP_WORKFLOW_SUFFIX):
             by_group[execution['input'].get('group')] = execution
-        elif isinstance(execution['input'].get('groups'), list):
+        elif execution['id'] != run_id and isinstance(
+                execution['input'].get('groups'), list):
             for name in execution['input']['groups']:
                 tier_runs[name] = execution
     groups, warnings, failures = [], [], []
@@ -114,9 +115,7 @@ def build(kind, run_id, site, plan, executions, fences=None,
             'recovered': (max(recovered) if members and None not in
                           recovered else None),
             'end': max((g['end'] for g in done), default=None),
-            'state': ('SUCCESS' if members and all(
-                g['state'] == 'SUCCESS' for g in members) else
-                NOT_ATTEMPTED if not done else 'ERROR')})
+            'state': _tier_state([g['state'] for g in members])})
     root = next((e for e in executions
                  if not e['workflow_name'].endswith(GROUP_WORKFLOW_SUFFIX)
                  and e['id'] == run_id), None)
@@ -145,6 +144,18 @@ def build(kind, run_id, site, plan, executions, fences=None,
         'tiers': tiers, 'groups': groups, 'failures': failures,
         'not_attempted': not_attempted, 'warnings': warnings,
     }
+
+
+def _tier_state(states):
+    """SUCCESS when every group succeeded, NOT ATTEMPTED when none was
+    started, CANCELLED when one was cancelled, else ERROR."""
+    if states and all(s == 'SUCCESS' for s in states):
+        return 'SUCCESS'
+    if all(s == NOT_ATTEMPTED for s in states):
+        return NOT_ATTEMPTED
+    if any(s not in ENDED_STATES + (NOT_ATTEMPTED,) for s in states):
+        return 'RUNNING'
+    return 'CANCELLED' if 'CANCELLED' in states else 'ERROR'
 
 
 def _why_not_attempted(tier_run, root):
@@ -189,7 +200,7 @@ def _group(name, planned, execution, start, fence, resources, warnings,
                             key=lambda s: (s['start'], s['end']))
     group['start'] = _seconds(start, execution['created_at'])
     group['state'] = execution['state']
-    if execution['state'] in ('SUCCESS', 'ERROR'):
+    if execution['state'] in ENDED_STATES:
         group['end'] = _seconds(start, execution['updated_at'])
     if execution['state'] == 'SUCCESS':
         group['achieved_rto'] = _recovered_at(group)
@@ -303,14 +314,16 @@ def held_groups(runs, run_id, groups):
     exactly one goes on; a run that has ended holds nothing.
 
     :param runs: the running runs, ``[{id, workflow_name, created_at,
-        groups}]``, this one among them.
+        groups, planned}]``, this one among them; one ``planned`` (its
+        tier or group workflows run) holds whenever it started.
     """
     mine = next((r for r in runs if r['id'] == run_id), None)
     held = {}
     for run in sorted(runs, key=_started):
         if run['id'] == run_id:
             continue
-        if mine is None or _started(run) < _started(mine):
+        if run.get('planned') or mine is None or \
+                _started(run) < _started(mine):
             for group in set(run['groups']) & set(groups):
                 held.setdefault(group, run)
     return held

@@ -86,6 +86,13 @@ class Client:
     def cancel(self, run_id):
         """Cancel a run and each of its sub-workflows still running; wait
         until none runs.  Returns the ids cancelled."""
+        execution = self.execution(run_id)
+        if execution.get('workflow_name') not in \
+                report.RUN_WORKFLOWS.values():
+            raise exceptions.CommandError(
+                'execution %s is %s, not a run of %s' % (
+                    run_id, execution.get('workflow_name'), ', '.join(
+                        sorted(report.RUN_WORKFLOWS.values()))))
         try:
             cancelled = self.mistral.cancel_run(run_id)
             self._wait(run_id)

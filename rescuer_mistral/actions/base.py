@@ -55,18 +55,13 @@ class RescuerAction(actions.Action):
         return site, clients.site_session(site), AUTH_SITE_CREDENTIAL
 
     def caller_site(self, context):
-        """The registry's site whose Keystone authenticated the caller:
-        the DR site whose Mistral runs this action."""
+        """The registry's site whose Keystone (and region, when sites
+        share one) authenticated the caller: the DR site whose Mistral
+        runs this action."""
         security = getattr(context, 'security', None)
-        found = [site for site in self.registry()
-                 if clients.same_keystone(getattr(security, 'auth_uri', None),
-                                          clients.auth_url_of(site))]
-        if len(found) != 1:
-            raise exceptions.RegistryError(
-                'the DR site registry names %s site behind the caller\'s '
-                'Keystone (%s)' % ('no' if not found else 'more than one',
-                                   getattr(security, 'auth_uri', None)))
-        return found[0]
+        return clients.site_of_keystone(
+            self.registry(), getattr(security, 'auth_uri', None),
+            getattr(security, 'region_name', None))
 
     def rescuer_session_for(self, site_name):
         """(site, session) with Rescuer's own credential for the site,

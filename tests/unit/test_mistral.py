@@ -54,21 +54,26 @@ class Listing(Answering):
         return super()._call(method, path, body)[path]
 
 
+def _ex(execution_id, workflow, state, root=None, created='00:01',
+        **given):
+    return {'id': execution_id, 'workflow_name': 'rescuer_dr.' + workflow,
+            'state': state, 'input': json.dumps(given),
+            'root_execution_id': root,
+            'created_at': '2026-11-26 10:%s' % created}
+
+
 def test_a_runs_progress_with_the_tasks_of_the_running_group_workflows():
     api = Listing({
         '/executions/run-1': {'id': 'run-1', 'state': 'RUNNING'},
-        '/executions?root_execution_id=run-1&fields=id,input,state'
-        '&limit=1000': {'executions': [
-            {'id': 'tier-1', 'input': json.dumps({'groups': ['core']}),
-             'state': 'RUNNING'},
-            {'id': 'tier-2', 'input': json.dumps({'groups': ['edge']}),
-             'state': 'ERROR'},
-            {'id': 'ex-core', 'input': json.dumps({'group': 'core'}),
-             'state': 'RUNNING'},
-            {'id': 'ex-db', 'input': json.dumps({'group': 'db'}),
-             'state': 'SUCCESS'},
-            {'id': 'ex-edge', 'input': json.dumps({'group': 'edge'}),
-             'state': 'RUNNING'}]},
+        '/executions?root_execution_id=run-1&fields=id,input,state,'
+        'workflow_name&limit=1000': {'executions': [
+            _ex('tier-1', '_tier_v1', 'RUNNING', groups=['core']),
+            _ex('tier-2', '_tier_v1', 'ERROR', groups=['edge']),
+            _ex('ex-core', 'failover_group_v1', 'RUNNING', group='core'),
+            _ex('ex-db', 'failover_group_v1', 'SUCCESS', group='db'),
+            # A workflow a group workflow runs is not the group's own.
+            _ex('sync-db', 'sync_v1', 'ERROR', group='db'),
+            _ex('ex-edge', 'failover_group_v1', 'RUNNING', group='edge')]},
         '/tasks?workflow_execution_id=ex-core&fields=name,state': {
             'tasks': [{'name': 'check_health', 'state': 'SUCCESS'}]}})
     assert api.run_progress('run-1', ['core', 'db']) == {
@@ -84,26 +89,30 @@ def test_a_runs_progress_with_the_tasks_of_the_running_group_workflows():
 
 def test_the_runs_holding_groups_are_the_running_runs_naming_them():
     listing = {'executions': [
-        {'id': 'run-1', 'workflow_name': 'rescuer_dr.failover_v1',
-         'input': json.dumps({'groups': ['core', 'db']}),
-         'created_at': '2026-11-26 10:00:01'},
-        {'id': 'tier-1', 'workflow_name': 'rescuer_dr._tier_v1',
-         'input': json.dumps({'groups': ['core']}),
-         'created_at': '2026-11-26 10:00:02'},
-        {'id': 'sync-1', 'workflow_name': 'rescuer_dr.sync_v1',
-         'input': json.dumps({'group': 'core'}),
-         'created_at': '2026-11-26 10:00:03'},
-        {'id': 'run-2', 'workflow_name': 'rescuer_dr.drill_v1',
-         'input': json.dumps({'groups': ['edge']}),
-         'created_at': '2026-11-26 10:00:04'}]}
+        _ex('run-1', 'failover_v1', 'RUNNING', groups=['core', 'db']),
+        _ex('tier-1', '_tier_v1', 'RUNNING', 'run-1', '00:02',
+            groups=['core']),
+        _ex('sync-1', 'sync_v1', 'RUNNING', created='00:03', group='core'),
+        _ex('run-2', 'drill_v1', 'RUNNING', created='00:04',
+            groups=['edge']),
+        # run-3 was set to ERROR by hand: its group workflow still runs.
+        _ex('ex-db', 'failback_group_v1', 'RUNNING', 'run-3', '00:05',
+            group='db')]}
     api = Listing({
-        '/executions?state=%s&fields=id,workflow_name,input,created_at'
-        '&limit=1000' % state: listing if state == 'RUNNING' else
-        {'executions': []} for state in mistral.RUNNING_STATES})
+        '/executions?state=%s&fields=id,workflow_name,input,created_at,'
+        'root_execution_id&limit=1000' % state: listing if state ==
+        'RUNNING' else {'executions': []} for state in mistral.RUNNING_STATES})
     assert api.runs_holding(['rescuer_dr.failover_v1',
                              'rescuer_dr.drill_v1'], ['db', 'core']) == [
         {'id': 'run-1', 'workflow_name': 'rescuer_dr.failover_v1',
-         'created_at': '2026-11-26 10:00:01', 'groups': ['core', 'db']}]
+         'created_at': '2026-11-26 10:00:01', 'groups': ['core', 'db'],
+         'planned': False},
+        {'id': 'run-1', 'workflow_name': 'rescuer_dr._tier_v1',
+         'created_at': '2026-11-26 10:00:02', 'groups': ['core'],
+         'planned': True},
+        {'id': 'run-3', 'workflow_name': 'rescuer_dr.failback_group_v1',
+         'created_at': '2026-11-26 10:00:05', 'groups': ['db'],
+         'planned': True}]
 
 
 def test_cancelling_a_run_cancels_every_execution_of_it_still_running():

@@ -243,13 +243,19 @@ def test_the_next_tier_starts_when_a_tier_recovered_not_when_it_ended():
 def test_a_cancelled_run_says_so_and_what_it_never_started():
     plan = _plan(vital=_group_planned(1), other=_group_planned(2))
     executions = [
-        _root(state='CANCELLED', end='00:10'),
+        # The root's own input names every group: it is no tier's.
+        dict(_root(state='CANCELLED', end='00:10'),
+             input={'groups': ['vital', 'other']}),
         _execution('vital', 'CANCELLED', '00:01', '00:10', [
             _task('fence', '00:01', '00:02'),
             _task('wait_active', '00:02', '00:10', 'CANCELLED')])]
     result = report.build('failover', 'run-1', 'site-b', plan, executions)
     assert result['state'] == 'CANCELLED'
     assert result['failures'][0]['group'] == 'vital'
+    # vital's tier was cancelled part-way, not left unattempted.
+    assert [t['state'] for t in result['tiers']] == ['CANCELLED',
+                                                     'NOT ATTEMPTED']
+    assert result['groups'][0]['end'] == 10.0
     assert result['not_attempted'] == [{
         'group': 'other', 'tier': 2,
         'reason': 'the run ended (CANCELLED) before it started'}]
@@ -369,6 +375,11 @@ def test_the_first_run_on_a_group_holds_it():
     assert report.held_groups([mine, twin], 'run-1', ['core', 'db']) == {}
     assert report.held_groups([mine, twin], 'run-1b', ['db']) == {
         'db': mine}
+    # A run past its plan (its tier or group workflows run, even with
+    # its root stopped by hand) holds whenever it started.
+    late = dict(_running('run-0', 9, 'db'), planned=True)
+    assert report.held_groups([mine, late], 'run-1', ['db']) == {
+        'db': late}
     # Called outside a run (no id of its own): every running run holds.
     assert report.held_groups([older], None, ['core', 'x']) == {
         'core': older}
