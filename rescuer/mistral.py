@@ -3,12 +3,10 @@
 import json
 
 from rescuer import exceptions
+from rescuer import report
 from rescuer import rest
 
 RUNNING_STATES = ('IDLE', 'RUNNING', 'PAUSED')
-# The workflows a run runs per group and per tier.
-GROUP_WORKFLOW_SUFFIX = '_group_v1'
-TIER_WORKFLOW = '._tier_v1'
 # What Mistral says of a task whose with-items actions failed.
 _GENERIC_ERRORS = ('One or more actions had failed.',)
 
@@ -114,7 +112,7 @@ class MistralAPI(rest.ServiceAPI):
             # final sync_v1 names the group too).
             if given.get('group') not in groups or not (
                     execution.get('workflow_name') or '').endswith(
-                        GROUP_WORKFLOW_SUFFIX):
+                        report.GROUP_WORKFLOW_SUFFIX):
                 continue
             tasks = []
             if execution['state'] in RUNNING_STATES:
@@ -143,8 +141,8 @@ class MistralAPI(rest.ServiceAPI):
                 name = execution.get('workflow_name') or ''
                 root = execution.get('root_execution_id')
                 if not (name in workflows or root and (
-                        name.endswith(GROUP_WORKFLOW_SUFFIX) or
-                        name.endswith(TIER_WORKFLOW))):
+                        name.endswith(report.GROUP_WORKFLOW_SUFFIX) or
+                        name.endswith(report.TIER_WORKFLOW_SUFFIX))):
                     continue
                 given = _json(execution.get('input'))
                 named = given.get('groups') or [given.get('group')]
@@ -156,18 +154,26 @@ class MistralAPI(rest.ServiceAPI):
                                  'groups': shared, 'planned': bool(root)})
         return held
 
+    def _run_running(self, root_id):
+        """The executions of run ``root_id`` (root first) that are still
+        running: ``[{id, state}]``."""
+        root = self._call('GET', '/executions/%s' % root_id)
+        listing = self._call(
+            'GET', '/executions?root_execution_id=%s&fields=id,state'
+            '&limit=1000' % root_id)['executions']
+        return [e for e in [root] + listing
+                if e['state'] in RUNNING_STATES]
+
+    def run_running(self, root_id):
+        """Whether anything of run ``root_id`` still runs."""
+        return bool(self._run_running(root_id))
+
     def cancel_run(self, root_id):
         """Cancel a run and every sub-execution of it still running (Mistral
         cascades a cancel itself; one it missed is cancelled here too).
         Returns the ids cancelled."""
         cancelled = []
-        listing = self._call(
-            'GET', '/executions?root_execution_id=%s&fields=id,state'
-            '&limit=1000' % root_id)['executions']
-        root = self._call('GET', '/executions/%s' % root_id)
-        for execution in [root] + listing:
-            if execution['state'] not in RUNNING_STATES:
-                continue
+        for execution in self._run_running(root_id):
             try:
                 self._call('PUT', '/executions/%s' % execution['id'],
                            {'state': 'CANCELLED'})

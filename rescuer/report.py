@@ -20,7 +20,9 @@ import datetime
 from rescuer import exceptions
 
 SCHEMA_VERSION = 1
+# The workflows a run runs per group and per tier (workbooks/).
 GROUP_WORKFLOW_SUFFIX = '_group_v1'
+TIER_WORKFLOW_SUFFIX = '._tier_v1'
 # The runs an operator starts, by kind: one of them at a time holds a
 # group (its lease), from its start until it ends.
 RUN_WORKFLOWS = {'failover': 'rescuer_dr.failover_v1',

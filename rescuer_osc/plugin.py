@@ -95,23 +95,16 @@ class Client:
                         sorted(report.RUN_WORKFLOWS.values()))))
         try:
             cancelled = self.mistral.cancel_run(run_id)
-            self._wait(run_id)
             deadline = time.monotonic() + self.WAIT
-            while any(e['state'] in mistral.RUNNING_STATES
-                      for e in self._sub_executions(run_id)):
+            while self.mistral.run_running(run_id):
                 if time.monotonic() > deadline:
                     raise exceptions.CommandError(
-                        'sub-workflows of run %s still run %d s after '
-                        'their cancel' % (run_id, self.WAIT))
+                        'run %s still runs %d s after its cancel'
+                        % (run_id, self.WAIT))
                 time.sleep(1)
         except rescuer_exceptions.RescuerError as exc:
             raise exceptions.CommandError(str(exc))
         return cancelled
-
-    def _sub_executions(self, run_id):
-        return self.session.get(
-            '/executions?root_execution_id=%s&fields=id,state&limit=1000'
-            % run_id, endpoint_filter=self.endpoint).json()['executions']
 
     def _wait(self, execution_id):
         deadline = time.monotonic() + self.WAIT
