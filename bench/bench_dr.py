@@ -273,7 +273,9 @@ def bench_data_rpo(workdir, seconds=60):
                 if newest else None,
                 'failover_s': round(failover, 1),
                 'report_rpo_s': execution['output']['report']['groups'][0][
-                    'achieved_rpo']}
+                    'achieved_rpo'],
+                'report_rpo_at_run_start_s': execution['output']['report'][
+                    'groups'][0]['rpo_at_run_start']}
     finally:
         base.rescuer_lab('recover', 'site-a', check=False)
         base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,

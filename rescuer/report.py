@@ -10,8 +10,15 @@ Arithmetic (seconds):
   group's recovery: its health check passed (what the group's workflow
   does after that, e.g. a drill's clean-up, is not counted), or, for a
   workflow without one, its end;
-- achieved RPO of a group: from its last good sync (capture time) to the
-  start of the run - the metadata a disaster at that moment lost;
+- achieved RPO of a group: what the disaster lost - from its newest
+  restorable point (the last good sync's capture, and for each
+  backup-protected volume its newest backup's data timestamp; the oldest
+  of these) to the last moment the primary was known to serve: its last
+  successful contact (the last good sync's capture, or the run's fence
+  when the primary answered it);
+- ``rpo_at_run_start``: from the last good sync to the start of the run
+  (what a failover at that moment would lose at most if the primary had
+  served until then);
 - a target is missed when achieved > target.
 """
 
@@ -171,26 +178,51 @@ def _why_not_attempted(tier_run, root):
     return 'not started yet'
 
 
+def _rpo(group, planned, start, fence, warnings):
+    """The group's RPO figures (see the module's arithmetic)."""
+    synced = planned['last_sync_time']
+    group['rpo_at_run_start'] = max(0.0, _seconds(synced, start))
+    contacts = [synced]
+    if fence is not None and fence.get('enforced') and fence.get(
+            'fenced_at'):
+        contacts.append(fence['fenced_at'])
+    points = [synced] + [t for t in (planned.get('restore_points') or
+                                     {}).values() if t]
+    group['last_contact'] = max(contacts, key=_time)
+    group['restore_point'] = min(points, key=_time)
+    group['achieved_rpo'] = max(0.0, _seconds(group['restore_point'],
+                                              group['last_contact']))
+    if group['achieved_rpo'] > planned['rpo']:
+        warnings.append('group %s: RPO target missed: %.0f s lost (from '
+                        'the restore point %s to the last contact with the '
+                        'primary %s), the target is %d s' % (
+                            group['group'], group['achieved_rpo'],
+                            group['restore_point'], group['last_contact'],
+                            planned['rpo']))
+    elif group['rpo_at_run_start'] > planned['rpo']:
+        warnings.append('group %s: the primary was last heard from %.0f s '
+                        'before the run started (the target is %d s): what '
+                        'it served after %s, if anything, is lost' % (
+                            group['group'], group['rpo_at_run_start'],
+                            planned['rpo'], group['last_contact']))
+
+
 def _group(name, planned, execution, start, fence, resources, warnings,
            failures):
     group = {'group': name, 'tier': planned['tier'],
              'rto_target': planned['rto'], 'rpo_target': planned['rpo'],
              'last_sync_time': planned.get('last_sync_time'),
-             'achieved_rpo': None, 'achieved_rto': None,
+             'achieved_rpo': None, 'rpo_at_run_start': None,
+             'last_contact': None, 'restore_point': None,
+             'achieved_rto': None,
              'start': None, 'end': None, 'state': NOT_ATTEMPTED,
              'steps': [],
              'resources': resources or {}}
     if planned.get('zero_loss'):
         # Switchover: a final sync, then the data of the quiesced group.
-        group['achieved_rpo'] = 0.0
+        group['achieved_rpo'] = group['rpo_at_run_start'] = 0.0
     elif planned.get('last_sync_time'):
-        group['achieved_rpo'] = max(0.0, _seconds(planned['last_sync_time'],
-                                                  start))
-        if group['achieved_rpo'] > planned['rpo']:
-            warnings.append('group %s: RPO target missed: %.0f s of '
-                            'metadata lost, the target is %d s' % (
-                                name, group['achieved_rpo'],
-                                planned['rpo']))
+        _rpo(group, planned, start, fence, warnings)
     if fence is not None and not fence.get('enforced'):
         warnings.append('group %s: the primary is not fenced yet (%s); the '
                         'scheduled sync fences it when it answers again'

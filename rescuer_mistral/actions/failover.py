@@ -45,6 +45,7 @@ class PlanFailoverAction(base.PlanAction):
         demands, planned = {}, {}
         for name, definition in definitions.items():
             capture, _ = store.latest(name)
+            chains = store.backups(name)
             demands[name] = failover.needs(
                 sync.model_for(definition, capture, site), flavors)
             planned[name] = {'tier': definition['tier'],
@@ -52,6 +53,13 @@ class PlanFailoverAction(base.PlanAction):
                              'rto': definition['rto'],
                              'last_sync_time': capture['captured_at'],
                              'capture_id': capture['capture_id'],
+                             # The newest restorable point of each
+                             # backup-protected volume (plan() checked
+                             # that each has one).
+                             'restore_points': {
+                                 v: backups.newest(chains, v, name)[
+                                     'data_timestamp']
+                                 for v in backups.backup_volumes(capture)},
                              'replicated_volumes': [
                                  v['volume_id'] for v in
                                  failover.replicated_volumes(capture)]}

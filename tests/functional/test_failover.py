@@ -123,6 +123,10 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
         s['step'] for s in recovered['steps']}
     assert 0 < recovered['achieved_rto'] <= report['seconds']
     assert recovered['achieved_rpo'] >= 0
+    # site-a did not answer the fence: it was last heard from at the last
+    # good sync; the run-start figure is kept beside.
+    assert recovered['last_contact'] == recovered['last_sync_time']
+    assert recovered['rpo_at_run_start'] > 0
     assert recovered['resources']['servers'] == 1
     # site-a was down: the fence is recorded, not yet enforced.
     assert any('not fenced yet' in w for w in report['warnings'])

@@ -59,11 +59,15 @@ def test_two_tiers_rto_rpo_and_order():
     result = report.build('failover', 'run-1', 'site-b', plan, executions)
     assert result['state'] == 'SUCCESS'
     vital, other = result['groups']
-    assert (vital['group'], vital['achieved_rto'], vital['achieved_rpo']) \
-        == ('vital', 40.0, 100.0)
+    assert (vital['group'], vital['achieved_rto'],
+            vital['rpo_at_run_start']) == ('vital', 40.0, 100.0)
+    # The primary was last heard from at the sync itself (no fence
+    # answered): nothing it is known to have served after it is lost.
+    assert (vital['achieved_rpo'], vital['last_contact']) == (
+        0.0, '2026-11-26T09:58:20+00:00')
     # Tier 2 started after tier 1 ended; its RTO counts from the run start.
     assert (other['start'], other['achieved_rto']) == (41.0, 90.0)
-    assert other['achieved_rpo'] == 600.0
+    assert other['rpo_at_run_start'] == 600.0
     assert [t['tier'] for t in result['tiers']] == [1, 2]
     assert result['tiers'][0]['end'] <= result['tiers'][1]['start']
     assert result['achieved_rto'] == 90.0
@@ -72,7 +76,8 @@ def test_two_tiers_rto_rpo_and_order():
     assert vital['steps'][1]['seconds'] == 25.0
     # Both targets of `other` are missed, and the report says so.
     assert any('other: RTO target missed' in w for w in result['warnings'])
-    assert any('other: RPO target missed' in w for w in result['warnings'])
+    assert any('other: the primary was last heard from 600 s before the '
+               'run started' in w for w in result['warnings'])
     assert not any('vital' in w for w in result['warnings'])
 
 
@@ -409,3 +414,37 @@ def test_the_plan_of_a_run_that_ended_without_a_report():
     sync = dict(root, workflow_name='rescuer_dr.sync_v1')
     with pytest.raises(exceptions.InvalidGroup, match='is not a run of'):
         report.ended_run_plan([sync], 'run-1', published.get)
+
+
+def test_rpo_is_what_was_lost_not_how_late_the_run_started():
+    """site-a answered a fence 21 s after the last sync: 21 s of its
+    data are lost, whenever the failover started (491 s later)."""
+    plan = _plan(g=_group_planned(1, rpo=60,
+                                  last_sync='2026-11-26T09:51:49+00:00'))
+    fence = {'enforced': True, 'fenced_at': '2026-11-26T09:52:10+00:00'}
+    [group] = report.build('failover', 'run-1', 'site-b', plan, [_root()],
+                           fences={'g': fence})['groups']
+    assert group['rpo_at_run_start'] == 491.0
+    assert group['achieved_rpo'] == 21.0
+    assert group['last_contact'] == fence['fenced_at']
+    # An unenforced fence (the primary did not answer) is no contact.
+    [group] = report.build('failover', 'run-1', 'site-b', plan, [_root()],
+                           fences={'g': dict(fence, enforced=False)})[
+                               'groups']
+    assert group['achieved_rpo'] == 0.0
+
+
+def test_rpo_counts_from_the_oldest_restorable_point_of_the_data():
+    planned = dict(_group_planned(1, rpo=60,
+                                  last_sync='2026-11-26T09:59:00+00:00'),
+                   restore_points={'logs': '2026-11-26T09:57:30',
+                                   'new': None})
+    result = report.build('failover', 'run-1', 'site-b', _plan(g=planned),
+                          [_root()])
+    [group] = result['groups']
+    # The logs volume's newest backup holds data of 09:57:30: 90 s
+    # before the last contact (the sync at 09:59:00).
+    assert group['restore_point'] == '2026-11-26T09:57:30'
+    assert group['achieved_rpo'] == 90.0
+    assert any('g: RPO target missed: 90 s lost' in w
+               for w in result['warnings'])
