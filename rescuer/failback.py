@@ -66,6 +66,15 @@ def drain(api, compute, group):
         api.resources(stack['id']), SERVER_TYPES))
 
 
+def served(fence):
+    """Whether the DR site served the fenced group: its recovery stack
+    passed a health check since the fence (``served_at``).  A fence
+    recorded before Rescuer kept that says nothing: it counts as served,
+    so that no data written at the DR site is left behind."""
+    return fence is not None and fence.get('served_at', 'unknown') \
+        is not None
+
+
 def servers_state(compute, server_ids, want='SHUTOFF'):
     """COMPLETE once every server is in ``want`` (DELETED: gone);
     IN_PROGRESS before; an error naming any server in ERROR."""

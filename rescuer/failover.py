@@ -267,9 +267,12 @@ def _restore_backup(cinder, volume, backup, name):
 
 # ----------------------------------------------------------- activation
 
-def activate(api, definition, capture, promoted, serve_first=False):
+def activate(api, definition, capture, promoted, serve_first=False,
+             compute=None):
     """Bring the recovery stack to ``active`` on the promoted data and
-    mark it as serving the failed-over group.
+    mark it as serving the failed-over group.  With ``compute``, servers
+    of the stack in ERROR (an earlier attempt failed) are replaced by the
+    update (:func:`heal_servers`): a re-run starts from a clean stack.
 
     :param promoted: ``{primary volume id: DR-site volume id}``.
     :param serve_first: when the stack is a hot standby that the active
@@ -278,9 +281,9 @@ def activate(api, definition, capture, promoted, serve_first=False):
         group's health first, then calls again without ``serve_first``
         to mark the stack (a Heat update that visits every resource of
         the stack, so its time grows with the group's size).
-    :returns: ``{stack_id, action}``; action is UPDATE, CREATE,
+    :returns: ``{stack_id, action, healed}``; action is UPDATE, CREATE,
         in_service, or unchanged (a re-run finding the stack already
-        active on the same data).
+        active on the same data); ``healed`` the servers replaced.
     """
     model, template = sync.recovery_template(definition, capture, api.site)
     parameters = {standby.LEVEL_PARAMETER: standby.ACTIVE}
@@ -296,17 +299,37 @@ def activate(api, definition, capture, promoted, serve_first=False):
     if stack is None:
         stack_id = api.create_stack(groups.stack_name(definition['group']),
                                     template, parameters, tags=tags)
-        return {'stack_id': stack_id, 'action': 'CREATE'}
+        return {'stack_id': stack_id, 'action': 'CREATE', 'healed': []}
+    healed = heal_servers(api, compute, stack['id']) if compute else []
     current = stack.get('parameters') or {}
-    if (sync.is_failed_over(stack) and
+    if (not healed and sync.is_failed_over(stack) and
             stack['stack_status'] in ('UPDATE_COMPLETE', 'CREATE_COMPLETE')
             and all(current.get(k) == v for k, v in parameters.items())):
-        return {'stack_id': stack['id'], 'action': 'unchanged'}
-    if serve_first and serves_as_hot(api, stack, template, parameters):
-        return {'stack_id': stack['id'], 'action': IN_SERVICE}
+        return {'stack_id': stack['id'], 'action': 'unchanged',
+                'healed': healed}
+    if not healed and serve_first and serves_as_hot(api, stack, template,
+                                                    parameters):
+        return {'stack_id': stack['id'], 'action': IN_SERVICE,
+                'healed': healed}
     api.update_stack(stack['id'], template=template, parameters=parameters,
                      tags=tags)
-    return {'stack_id': stack['id'], 'action': 'UPDATE'}
+    return {'stack_id': stack['id'], 'action': 'UPDATE', 'healed': healed}
+
+
+def heal_servers(api, compute, stack_id):
+    """Have the stack's next update replace its servers in ERROR (Heat
+    replaces a resource marked unhealthy): a failed activation leaves
+    them, and none comes back by itself.  Returns their resource names."""
+    names = {r['physical_resource_id']: r['resource_name']
+             for r in api.resources(stack_id)
+             if r['resource_type'] in SERVER_TYPES
+             and r['physical_resource_id']}
+    broken = sorted(names[s['id']] for s in compute.servers(set(names))
+                    if s['status'] == 'ERROR')
+    for name in broken:
+        api.mark_unhealthy(stack_id, name, 'server in ERROR after a failed '
+                           'activation: replaced by a re-run')
+    return broken
 
 
 def serves_as_hot(api, stack, template, active_parameters):

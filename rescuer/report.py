@@ -183,9 +183,9 @@ def _rpo(group, planned, start, fence, warnings):
     synced = planned['last_sync_time']
     group['rpo_at_run_start'] = max(0.0, _seconds(synced, start))
     contacts = [synced]
-    if fence is not None and fence.get('enforced') and fence.get(
-            'fenced_at'):
-        contacts.append(fence['fenced_at'])
+    if fence is not None and fence.get('enforced'):
+        # The primary answered the fence: it served until then.
+        contacts.append(fence.get('enforced_at') or fence['fenced_at'])
     points = [synced] + [t for t in (planned.get('restore_points') or
                                      {}).values() if t]
     group['last_contact'] = max(contacts, key=_time)

@@ -50,17 +50,23 @@ class PlanFailbackAction(base.PlanAction):
 
 
 class DrainAction(base.GroupAction):
-    """Stop the group's servers at the DR site (drain).
+    """Stop the group's servers at the DR site (drain) - if they served:
+    a group whose failover never passed its health check here served
+    nothing from this site, so nothing is stopped and no data comes back
+    (``served`` false); its primary is refreshed on its own volumes.
 
-    :returns: ``{site, servers}``.
+    :returns: ``{site, servers, served}``.
     """
 
     def execute(self, context):
         definition = self.definition()
         site, session = self.rescuer_session_for(definition['recovery_site'])
-        return {'site': site.name, 'servers': failback.drain(
-            heat.HeatAPI(session, site), compute.ComputeAPI(session, site),
-            self.group)}
+        if not failback.served(self.store().fence(self.group)):
+            return {'site': site.name, 'servers': [], 'served': False}
+        return {'site': site.name, 'served': True,
+                'servers': failback.drain(heat.HeatAPI(session, site),
+                                          compute.ComputeAPI(session, site),
+                                          self.group)}
 
 
 class ServersStateAction(base.RescuerAction):

@@ -132,7 +132,9 @@ class FencePrimaryAction(base.GroupAction):
                 'group': self.group, 'fenced_at': failover.now(),
                 'run_id': self.run_id,
                 'primary_site': self.definition()['primary_site'],
-                'enforced': False, 'reason': None}
+                'enforced': False, 'reason': None,
+                # Set when the recovery stack passes its health check.
+                'served_at': None}
             store.save_fence(record)
         if record['enforced']:
             return record
@@ -233,7 +235,8 @@ class ActivateAction(base.GroupAction):
         return dict(failover.activate(
             api, self.definition(), self.capture(),
             {p['volume_id']: p['dr_volume_id'] for p in self.promoted},
-            serve_first=self.serve_first),
+            serve_first=self.serve_first,
+            compute=self.api(context, 'recovery', compute.ComputeAPI)),
             site=api.site.name)
 
 
@@ -264,6 +267,9 @@ class RecoveryHealthAction(base.GroupAction):
 
     find = staticmethod(sync.find_stack)
     what = 'recovery stack'
+    # A healthy recovery stack serves the fenced group: recorded in its
+    # fence, so that a failback knows whether data comes back from here.
+    records_service = True
 
     def execute(self, context):
         api = self.api(context, 'recovery', heat.HeatAPI)
@@ -271,9 +277,17 @@ class RecoveryHealthAction(base.GroupAction):
         if stack is None:
             raise exceptions.NotFound('group %s has no %s at site %s' % (
                 self.group, self.what, api.site.name))
-        return failover.health(
+        result = failover.health(
             api, self.api(context, 'recovery', compute.ComputeAPI),
             stack['id'])
+        if result['healthy'] and self.records_service:
+            store = self.store()
+            with store.fence_locked(self.group):
+                record = store.fence(self.group)
+                if record is not None and not record.get('served_at'):
+                    record['served_at'] = failover.now()
+                    store.save_fence(record)
+        return result
 
 
 class RunReportAction(base.RescuerAction):
@@ -374,6 +388,7 @@ class DrillHealthAction(RecoveryHealthAction):
 
     find = staticmethod(drill.find_drill)
     what = 'drill stack'
+    records_service = False
 
 
 class FinishDrillAction(base.GroupAction):

@@ -1,9 +1,11 @@
-"""When a recovery step fails, the run ends fast and says what happened:
-a three-tier failover whose tier 1 fails at site-b ends in ERROR within
-two minutes with a report naming the failure and the two tiers it never
-attempted; one run holds a group at a time; a cancelled run leaves no
-sub-workflow running and has its report; the re-run after the fault is
-removed completes."""
+"""When a recovery step fails, the run ends fast and says what happened,
+and there is a way back: a three-tier failover whose tier 1 fails at
+site-b ends in ERROR within two minutes with a report naming the failure
+and the two tiers it never attempted; a failback returns the failed group
+to site-a (nothing served at site-b, nothing comes back from it); one run
+holds a group at a time; a cancelled run leaves no sub-workflow running
+and has its report; a re-run replaces what the failed attempt left in
+ERROR and completes."""
 
 import json
 import time
@@ -50,21 +52,17 @@ def _primary_server(name):
 
 def test_a_failed_tier_ends_the_run_and_the_rest_is_not_attempted(
         three_tiers):
-    (_, out1), (name2, out2), (name3, out3) = three_tiers
+    (name1, out1), (name2, _), (name3, _) = three_tiers
     groups = [out['group_name'] for _, out in three_tiers]
     broken = _standby_server(out1)
     # The fault, at the DR site: tier 1's standby server is in ERROR.
     base.cli('site-b-admin', 'server', 'set', '--auto-approve', '--state',
              'error', broken)
-    try:
-        started = time.monotonic()
-        run_id = base.start_execution('rescuer_dr.failover_v1',
-                                      {'groups': groups})
-        failed = base.wait_execution(run_id, timeout=120)
-        took = time.monotonic() - started
-    finally:
-        base.cli('site-b-admin', 'server', 'set', '--auto-approve',
-                 '--state', 'active', broken)
+    started = time.monotonic()
+    run_id = base.start_execution('rescuer_dr.failover_v1',
+                                  {'groups': groups})
+    failed = base.wait_execution(run_id, timeout=120)
+    took = time.monotonic() - started
     assert failed['state'] == 'ERROR'
     assert took < 120, took
     # Nothing of the run is left running.
@@ -87,6 +85,26 @@ def test_a_failed_tier_ends_the_run_and_the_rest_is_not_attempted(
                              _primary_server(name))['status'] == 'ACTIVE'
     table = base.cli('site-b', 'rescuer', 'report', 'show', run_id).stdout
     assert 'NOT ATTEMPTED: group %s (tier 2)' % groups[1] in table
+
+    # The way back: tier 1 is fenced at site-a (it answered) and broken
+    # at site-b.  A failback returns it to site-a on its own volumes -
+    # nothing served at site-b - with site-b's server still in ERROR.
+    fenced = _primary_server(name1)
+    assert base.cli_json('site-a', 'server', 'show', fenced)[
+        'status'] == 'SHUTOFF'
+    back = base.wait_execution(base.start_execution(
+        'rescuer_dr.failback_v1', {'groups': groups[:1]}), timeout=300)
+    assert back['state'] == 'SUCCESS', back.get('state_info')
+    steps = {s['step'] for s in back['output']['report']['groups'][0][
+        'steps']}
+    assert 'drain' in steps and 'back_up' not in steps \
+        and 'restore' not in steps
+    fresh = _primary_server(name1)
+    assert fresh != fenced
+    assert base.cli_json('site-a', 'server', 'show', fresh)[
+        'status'] == 'ACTIVE'
+    assert base.cli_json('site-b', 'server', 'show', broken)[
+        'status'] == 'ERROR'
 
     # One run at a time holds a group: a drill of tiers 2 and 3 holds
     # them, a failover of tier 3 is refused at its plan, naming it.
@@ -111,11 +129,16 @@ def test_a_failed_tier_ends_the_run_and_the_rest_is_not_attempted(
                                drill_id, '--json').stdout)['run_id'] == \
         drill_id
 
-    # The fault removed, a re-run of the failover completes, every tier.
+    # A re-run of the failover replaces the server the failed attempt
+    # left in ERROR (Heat, marked unhealthy) and completes, every tier.
     again = base.wait_execution(base.start_execution(
         'rescuer_dr.failover_v1', {'groups': groups}), timeout=300)
     assert again['state'] == 'SUCCESS', again.get('state_info')
     assert not again['output']['report']['not_attempted']
+    replaced = _standby_server(out1)
+    assert replaced != broken
+    assert base.cli_json('site-b', 'server', 'show', replaced)[
+        'status'] == 'ACTIVE'
     back = base.wait_execution(base.start_execution(
         'rescuer_dr.failback_v1', {'groups': groups}), timeout=600)
     assert back['state'] == 'SUCCESS', back.get('state_info')

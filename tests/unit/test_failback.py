@@ -209,3 +209,13 @@ def test_a_drain_waits_for_stopping_servers_and_ends_on_one_in_error():
                              'no fault given'):
         failback.servers_state(_Compute(dict(stopping, status='ERROR')),
                                ['s-1'])
+
+
+def test_data_comes_back_only_from_a_dr_site_that_served():
+    # The failover's health check passed here: the DR site served.
+    assert failback.served({'group': 'g', 'served_at': '2026-12-07T10:00'})
+    # It failed before: nothing served here, nothing to bring back.
+    assert not failback.served({'group': 'g', 'served_at': None})
+    # A fence recorded before Rescuer kept served_at: counts as served.
+    assert failback.served({'group': 'g'})
+    assert not failback.served(None)

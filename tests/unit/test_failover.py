@@ -147,7 +147,7 @@ def test_activation_runs_on_the_promoted_data_and_is_idempotent():
                     'parameters': {'standby_level': 'hot'}})
     promoted = {'vol-db': 'dr-db', 'vol-logs': 'dr-logs'}
     assert failover.activate(api, definition, capture, promoted) == {
-        'stack_id': 's-1', 'action': 'UPDATE'}
+        'stack_id': 's-1', 'action': 'UPDATE', 'healed': []}
     [(stack_id, parameters, tags)] = api.updates
     assert parameters == {'standby_level': 'active',
                           'promoted_db_data': 'dr-db',
@@ -186,11 +186,11 @@ def test_a_hot_standby_the_active_level_would_not_change_serves_first():
     api = FakeHeat(_hot_stack(capture, definition))
     assert failover.activate(api, definition, capture, {},
                              serve_first=True) == {
-        'stack_id': 's-1', 'action': failover.IN_SERVICE}
+        'stack_id': 's-1', 'action': failover.IN_SERVICE, 'healed': []}
     assert api.updates == []
     # The second call, once the group is healthy, marks the stack.
     assert failover.activate(api, definition, capture, {}) == {
-        'stack_id': 's-1', 'action': 'UPDATE'}
+        'stack_id': 's-1', 'action': 'UPDATE', 'healed': []}
     [(_, parameters, tags)] = api.updates
     assert parameters == {'standby_level': 'active'}
     assert heat.FAILED_OVER_TAG in tags
@@ -353,3 +353,43 @@ def test_health_ends_the_wait_on_a_server_in_error_or_a_failed_resource():
         _Resources([failed, _server_resource('db', 's-2')]),
         _Servers({'id': 's-2', 'status': 'ACTIVE'}), 'stack-1',
         members={'db'})['healthy'] is True
+
+
+class _HealingHeat(FakeHeat):
+    def __init__(self, stack, resources):
+        super().__init__(stack)
+        self._resources = resources
+        self.unhealthy = []
+
+    def resources(self, stack_id):
+        return self._resources
+
+    def mark_unhealthy(self, stack_id, name, reason):
+        self.unhealthy.append((stack_id, name))
+
+
+def test_a_rerun_replaces_the_servers_a_failed_activation_left_in_error():
+    """The hot standby's server went to ERROR and the failover failed; the
+    re-run does not serve it as it is (nor find it unchanged): Heat
+    replaces it in the activation's update."""
+    capture, definition = _hot_capture(), test_groups._definition()
+    api = _HealingHeat(_hot_stack(capture, definition),
+                       [_server_resource('vnf', 's-1'),
+                        _server_resource('db', 's-2')])
+    compute = _Servers({'id': 's-1', 'status': 'ERROR'},
+                       {'id': 's-2', 'status': 'ACTIVE'})
+    result = failover.activate(api, definition, capture, {},
+                               serve_first=True, compute=compute)
+    assert result == {'stack_id': 's-1', 'action': 'UPDATE',
+                      'healed': ['vnf']}
+    assert api.unhealthy == [('s-1', 'vnf')]
+    [(_, parameters, _)] = api.updates
+    assert parameters == {'standby_level': 'active'}
+    # Nothing in ERROR: served as it is, nothing marked.
+    api = _HealingHeat(_hot_stack(capture, definition),
+                       [_server_resource('vnf', 's-1')])
+    assert failover.activate(
+        api, definition, capture, {}, serve_first=True,
+        compute=_Servers({'id': 's-1', 'status': 'ACTIVE'}))[
+            'action'] == failover.IN_SERVICE
+    assert api.unhealthy == [] and api.updates == []

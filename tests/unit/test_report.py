@@ -421,12 +421,13 @@ def test_rpo_is_what_was_lost_not_how_late_the_run_started():
     data are lost, whenever the failover started (491 s later)."""
     plan = _plan(g=_group_planned(1, rpo=60,
                                   last_sync='2026-11-26T09:51:49+00:00'))
-    fence = {'enforced': True, 'fenced_at': '2026-11-26T09:52:10+00:00'}
+    fence = {'enforced': True, 'fenced_at': '2026-11-26T09:52:08+00:00',
+             'enforced_at': '2026-11-26T09:52:10+00:00'}
     [group] = report.build('failover', 'run-1', 'site-b', plan, [_root()],
                            fences={'g': fence})['groups']
     assert group['rpo_at_run_start'] == 491.0
     assert group['achieved_rpo'] == 21.0
-    assert group['last_contact'] == fence['fenced_at']
+    assert group['last_contact'] == fence['enforced_at']
     # An unenforced fence (the primary did not answer) is no contact.
     [group] = report.build('failover', 'run-1', 'site-b', plan, [_root()],
                            fences={'g': dict(fence, enforced=False)})[
