@@ -36,6 +36,15 @@ class CinderAPI(rest.ServiceAPI):
     def get_volume(self, volume_id):
         return self._v3('GET', '/volumes/%s' % volume_id)['volume']
 
+    def attachments(self, volume_id):
+        """The volume's attachments (``{id, instance, status}``)."""
+        return self._v3('GET', '/attachments?volume_id=%s' % volume_id)[
+            'attachments']
+
+    def delete_attachment(self, attachment_id):
+        """Delete an attachment (a reserved one frees its volume)."""
+        self._v3('DELETE', '/attachments/%s' % attachment_id)
+
     def manage_volume(self, host, ref, name, volume_type=None,
                       metadata=None, bootable=False):
         """Take a storage object over as a Cinder volume (admin API)."""

@@ -198,20 +198,24 @@ def replicated_volumes(capture):
             if render.replication_method(v)]
 
 
-def promote_volume(cinder, definition, volume, backup=None):
+def promote_volume(cinder, definition, volume, backup=None, compute=None):
     """Bring one replicated volume's data up at the DR site (``cinder``'s
     site): storage replication takes the replica over with Cinder's
     manage-existing; backup replication restores ``backup`` (the newest
     of the volume's chain, imported at the DR site, see
     :mod:`rescuer.backups`).  Either way the DR-site volume is called
     ``rescuer-<volume id>``.  Idempotent: a volume already promoted is
-    returned.
+    returned - freed, with ``compute``, of the attachments a failed
+    activation left on it (:func:`release_stale_attachments`).
 
     :returns: ``{volume_id, dr_volume_id, method, status}``.
     """
     name = promoted_name(volume['volume_id'])
     existing = _live_promoted(cinder, name)
     if existing is not None:
+        if compute is not None and existing['status'] in STALE_STATUSES:
+            release_stale_attachments(cinder, compute, existing['id'])
+            existing = cinder.get_volume(existing['id'])
         return {'volume_id': volume['volume_id'],
                 'dr_volume_id': existing['id'], 'method': volume['method'],
                 'status': existing['status']}
@@ -237,6 +241,27 @@ def promote_volume(cinder, definition, volume, backup=None):
                   'rescuer_source_volume': volume['volume_id']})
     return {'volume_id': volume['volume_id'], 'dr_volume_id': managed['id'],
             'method': volume['method'], 'status': managed['status']}
+
+
+# A promoted volume a failed activation left so: the server create that
+# reserved it failed, and nothing will finish or undo the attachment.
+STALE_STATUSES = ('reserved', 'attaching')
+
+
+def release_stale_attachments(cinder, compute, volume_id):
+    """Delete the volume's attachments in progress whose server is gone
+    or in ERROR (no other run acts on the group: one run holds it).
+    Returns the attachment ids deleted."""
+    attachments = [a for a in cinder.attachments(volume_id)
+                   if a.get('status') in STALE_STATUSES]
+    live = {s['id']: s for s in compute.servers(
+        {a.get('instance') for a in attachments})}
+    stale = [a['id'] for a in attachments
+             if live.get(a.get('instance'), {}).get('status', 'ERROR') ==
+             'ERROR']
+    for attachment_id in stale:
+        cinder.delete_attachment(attachment_id)
+    return stale
 
 
 def _live_promoted(cinder, name):

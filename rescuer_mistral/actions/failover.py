@@ -184,9 +184,10 @@ class PromoteVolumeAction(base.GroupAction):
         if self.volume['method'] == 'backup':
             backup = backups.newest(self.store().backups(self.group),
                                     self.volume['volume_id'], self.group)
-        return dict(failover.promote_volume(api, self.definition(),
-                                            self.volume, backup),
-                    site=api.site.name)
+        return dict(failover.promote_volume(
+            api, self.definition(), self.volume, backup,
+            compute=self.at('recovery', compute.ComputeAPI)),
+            site=api.site.name)
 
 
 class VolumeStatusAction(base.RescuerAction):

@@ -393,3 +393,39 @@ def test_a_rerun_replaces_the_servers_a_failed_activation_left_in_error():
         compute=_Servers({'id': 's-1', 'status': 'ACTIVE'}))[
             'action'] == failover.IN_SERVICE
     assert api.unhealthy == [] and api.updates == []
+
+
+class _AttachedCinder(FakeCinder):
+    def __init__(self, site, existing, attachments):
+        super().__init__(site, existing)
+        self._attachments = attachments
+        self.detached = []
+
+    def attachments(self, volume_id):
+        return self._attachments
+
+    def delete_attachment(self, attachment_id):
+        self.detached.append(attachment_id)
+        self.existing = dict(self.existing, status='available')
+
+    def get_volume(self, volume_id):
+        return self.existing
+
+
+def test_a_rerun_frees_a_promoted_volume_a_failed_server_create_reserved():
+    """The failed activation's server create reserved the promoted boot
+    volume and went to ERROR: the re-run's wait_promoted waited for it
+    until its last try.  Now its promotion deletes that attachment (and
+    only the stale ones)."""
+    cinder = _AttachedCinder(_site(), {'id': 'dr-1', 'status': 'reserved'}, [
+        {'id': 'a-1', 'instance': 's-err', 'status': 'reserved'},
+        {'id': 'a-2', 'instance': 's-gone', 'status': 'attaching'},
+        {'id': 'a-3', 'instance': 's-build', 'status': 'reserved'},
+        {'id': 'a-4', 'instance': 's-ok', 'status': 'attached'}])
+    compute = _Servers({'id': 's-err', 'status': 'ERROR'},
+                       {'id': 's-build', 'status': 'BUILD'},
+                       {'id': 's-ok', 'status': 'ACTIVE'})
+    result = failover.promote_volume(cinder, test_groups._definition(),
+                                     VOLUME, compute=compute)
+    assert cinder.detached == ['a-1', 'a-2']
+    assert result['status'] == 'available' and cinder.managed == []
