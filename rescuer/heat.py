@@ -1,5 +1,7 @@
 """Thin helpers over Heat's REST API at a site (through keystoneauth)."""
 
+import datetime
+
 from rescuer import exceptions
 from rescuer import rest
 
@@ -48,18 +50,26 @@ class HeatAPI(rest.ServiceAPI):
         return self._call('GET', '/stacks/%s/%s/template' % (
             stack['stack_name'], stack['id']))
 
-    def stack_state(self, stack_id, action=None, gone_is_done=False):
+    def engines(self):
+        """Heat's engine services (an admin API): ``[{engine_id, host,
+        status, created_at, updated_at}]``."""
+        return self._call('GET', '/services')['services']
+
+    def stack_state(self, stack_id, action=None, gone_is_done=False,
+                    engines=None):
         """'COMPLETE' or 'IN_PROGRESS' for the stack's current (or the
         given) action; raise :class:`RemoteError` with Heat's reason when
         it FAILED.  A stack that is gone is COMPLETE for ``gone_is_done``
-        (waiting for a delete)."""
+        (waiting for a delete).  With ``engines`` (a callable returning
+        :meth:`engines`), an operation no engine is left to finish raises
+        :class:`StackFailed` (see :func:`orphaned`)."""
         try:
             stack = self.get_stack(stack_id)
         except exceptions.NotFound:
             if gone_is_done:
                 return 'COMPLETE'
             raise
-        current, status = stack['stack_status'].rsplit('_', 1)
+        current, status = split_status(stack['stack_status'])
         if stack['stack_status'] == 'DELETE_COMPLETE' and action != 'DELETE':
             # Heat still shows a deleted stack by id: it is gone.
             if gone_is_done:
@@ -74,6 +84,14 @@ class HeatAPI(rest.ServiceAPI):
                     stack['stack_name'], self.site.name,
                     stack['stack_status'],
                     stack.get('stack_status_reason') or 'no reason given'))
+        if status == 'IN_PROGRESS' and engines is not None:
+            why = orphaned(stack, engines())
+            if why:
+                raise exceptions.StackFailed(
+                    'stack %s at site %s is %s, but %s: it will not finish; '
+                    'run the workflow again (it sends the operation again)'
+                    % (stack['stack_name'], self.site.name,
+                       stack['stack_status'], why))
         return status
 
     def resources(self, stack_id):
@@ -121,3 +139,42 @@ def list_stacks(session, site):
     :raises SiteUnreachable: when the site's Keystone or Heat does not answer.
     """
     return HeatAPI(session, site).list_stacks()
+
+
+def split_status(stack_status):
+    """(action, status) of Heat's ``<ACTION>_<STATUS>``: UPDATE_IN_PROGRESS
+    is (UPDATE, IN_PROGRESS), not (UPDATE_IN, PROGRESS)."""
+    if stack_status.endswith('_IN_PROGRESS'):
+        return stack_status[:-len('_IN_PROGRESS')], 'IN_PROGRESS'
+    current, _, status = stack_status.rpartition('_')
+    return current, status
+
+
+def orphaned(stack, engines):
+    """Why no heat-engine will finish the stack's operation in progress,
+    or None.  Heat's convergence engine does not take over the work of
+    an engine that died (SIGKILL, a crash): the stack stays IN_PROGRESS
+    for ever.  So: an engine stopped reporting after the operation began,
+    or every engine running now started after it began.
+
+    :param engines: Heat's engine services (:meth:`HeatAPI.engines`).
+    """
+    began = _time(stack.get('updated_time') or stack['creation_time'])
+    for engine in engines:
+        if engine['status'] != 'up' and _time(
+                engine['updated_at'] or engine['created_at']) >= began:
+            return ('heat-engine %s on %s stopped reporting at %s, during '
+                    'it' % (engine['engine_id'], engine['host'],
+                            engine['updated_at']))
+    running = [e for e in engines if e['status'] == 'up']
+    if running and all(_time(e['created_at']) > began for e in running):
+        return ('every heat-engine running now started after it began '
+                '(the one running it went down)')
+    return None
+
+
+def _time(text):
+    value = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value

@@ -167,7 +167,8 @@ class StandbyStack(resource.Resource):
                 self.resource_id, self.properties[self.SITE]))
         except rescuer_exc.RescuerError as exc:
             raise exception.Error(str(exc))
-        remote_action, status = stack['stack_status'].rsplit('_', 1)
+        remote_action, status = rescuer_heat.split_status(
+            stack['stack_status'])
         if remote_action != action or status == self.IN_PROGRESS:
             return False
         if status == self.COMPLETE:

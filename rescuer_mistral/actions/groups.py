@@ -72,7 +72,8 @@ def apply_standby(action, context):
 
 class StackStatusAction(base.RescuerAction):
     """Where a stack's current action stands: IN_PROGRESS or COMPLETE
-    (fails with Heat's reason when it FAILED).  Workflows wait with a
+    (fails with Heat's reason when it FAILED, and when no heat-engine is
+    left to finish it: the one running it died).  Workflows wait with a
     retry policy that continues while the result is IN_PROGRESS.
 
     :param site: the site of the stack.
@@ -92,7 +93,19 @@ class StackStatusAction(base.RescuerAction):
     def execute(self, context):
         site, session, _ = self.session_for(context, self.site)
         return heat.HeatAPI(session, site).stack_state(
-            self.stack, action=self.action, gone_is_done=self.gone_is_done)
+            self.stack, action=self.action, gone_is_done=self.gone_is_done,
+            engines=self._engines)
+
+    def _engines(self):
+        """Heat's engines at the site, read with Rescuer's credential
+        (an admin API); none when that credential may not read them."""
+        site, session = self.rescuer_session_for(self.site)
+        try:
+            return heat.HeatAPI(session, site).engines()
+        except exceptions.RemoteError as exc:
+            if exc.status == 403:
+                return []
+            raise
 
 
 class RecordSyncAction(base.GroupAction):

@@ -42,12 +42,53 @@ class _Cinder(_Answering, cinder.CinderAPI):
 def _stack(status, reason='boom'):
     return _Heat({'/stacks/s-1': {'stack': {
         'id': 's-1', 'stack_name': 'rescuer-g', 'stack_status': status,
-        'stack_status_reason': reason}}})
+        'stack_status_reason': reason,
+        'creation_time': '2026-12-07T10:00:00Z',
+        'updated_time': '2026-12-07T10:05:00Z'}}})
+
+
+def _engine(engine_id, status, created, updated):
+    return {'engine_id': engine_id, 'host': 'site-b', 'status': status,
+            'created_at': '2026-12-07T%s' % created,
+            'updated_at': '2026-12-07T%s' % updated}
+
+
+def test_stack_status_ends_when_no_engine_is_left_to_finish():
+    # The update began at 10:05:00 on engine e-1, which was killed; Heat's
+    # convergence engine leaves the stack UPDATE_IN_PROGRESS for ever.
+    api = _stack('UPDATE_IN_PROGRESS')
+    alive = [_engine('e-1', 'up', '09:00:00', '10:05:30')]
+    assert api.stack_state('s-1', 'UPDATE',
+                           engines=lambda: alive) == 'IN_PROGRESS'
+    # e-1 stopped reporting during the update; e-2 started since.
+    dead = [_engine('e-1', 'down', '09:00:00', '10:05:10'),
+            _engine('e-2', 'up', '10:05:40', '10:05:40')]
+    with pytest.raises(exceptions.StackFailed,
+                       match='heat-engine e-1 on site-b stopped reporting '
+                             'at .*10:05:10, during it: it will not finish'):
+        api.stack_state('s-1', 'UPDATE', engines=lambda: dead)
+    # Heat already removed e-1's record: every engine running now started
+    # after the update began.
+    with pytest.raises(exceptions.StackFailed,
+                       match='every heat-engine running now started after '
+                             'it began'):
+        api.stack_state('s-1', 'UPDATE', engines=lambda: dead[1:])
+    # An engine that went down before the update began is no matter.
+    earlier = [_engine('e-0', 'down', '08:00:00', '09:59:00')] + alive
+    assert api.stack_state('s-1', 'UPDATE',
+                           engines=lambda: earlier) == 'IN_PROGRESS'
+    # Nothing read (the credential may not): no judgement.
+    assert api.stack_state('s-1', 'UPDATE',
+                           engines=lambda: []) == 'IN_PROGRESS'
 
 
 def test_stack_status_ends_on_a_failed_or_deleted_stack():
     assert _stack('UPDATE_IN_PROGRESS').stack_state(
         's-1', 'UPDATE') == 'IN_PROGRESS'
+    # Without an expected action too (it answered PROGRESS, which no
+    # wait knows, and the wait ended as if timed out).
+    assert _stack('UPDATE_IN_PROGRESS').stack_state('s-1') == 'IN_PROGRESS'
+    assert _stack('UPDATE_COMPLETE').stack_state('s-1') == 'COMPLETE'
     with pytest.raises(exceptions.StackFailed, match='UPDATE_FAILED: boom'):
         _stack('UPDATE_FAILED').stack_state('s-1', 'UPDATE')
     with pytest.raises(exceptions.StackFailed, match='was deleted'):
@@ -78,8 +119,9 @@ def test_backup_status_ends_on_a_backup_in_error():
 # The waits of the workbooks, by the action they poll: the tests above
 # and these prove that each ends once its target has ended.
 PROVED = {
-    'rescuer.stack_status':
+    'rescuer.stack_status': (
         test_stack_status_ends_on_a_failed_or_deleted_stack,
+        test_stack_status_ends_when_no_engine_is_left_to_finish),
     'rescuer.volume_status': test_volume_status_ends_on_a_volume_in_error,
     'rescuer.backup_status': test_backup_status_ends_on_a_backup_in_error,
     'rescuer.servers_state': test_failback.
