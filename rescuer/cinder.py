@@ -36,6 +36,13 @@ class CinderAPI(rest.ServiceAPI):
     def get_volume(self, volume_id):
         return self._v3('GET', '/volumes/%s' % volume_id)['volume']
 
+    def manageable_volumes(self, host):
+        """What the backend ``host`` (``host@backend``) holds that Cinder
+        could take over (an admin API): ``[{reference, size,
+        safe_to_manage, extra_info, ...}]``."""
+        return self._v3('GET', '/manageable_volumes/detail?host=%s'
+                        '&limit=1000' % host)['manageable-volumes']
+
     def attachments(self, volume_id):
         """The volume's attachments (``{id, instance, status}``)."""
         return self._v3('GET', '/attachments?volume_id=%s' % volume_id)[

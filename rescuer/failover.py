@@ -225,15 +225,8 @@ def promote_volume(cinder, definition, volume, backup=None, compute=None):
         raise exceptions.InvalidReplication(
             'volume %s: promoting %r replication is not supported at site '
             '%s' % (volume['volume_id'], volume['method'], cinder.site.name))
-    storage = cinder.site.storage
-    if not storage.get('manage_host') or not storage.get('replica_ref'):
-        raise exceptions.RegistryError(
-            'site %s declares no storage.manage_host/replica_ref: the DR '
-            'site registry must say where replicas are to take them over'
-            % cinder.site.name)
-    ref = {key: value.format(primary_site=definition['primary_site'],
-                             volume_id=volume['volume_id'])
-           for key, value in storage['replica_ref'].items()}
+    storage = _storage(cinder.site)
+    ref = replica_ref(storage, definition, volume['volume_id'])
     managed = cinder.manage_volume(
         storage['manage_host'], ref, name,
         volume_type=volume['volume_type'], bootable=volume['bootable'],
@@ -241,6 +234,72 @@ def promote_volume(cinder, definition, volume, backup=None, compute=None):
                   'rescuer_source_volume': volume['volume_id']})
     return {'volume_id': volume['volume_id'], 'dr_volume_id': managed['id'],
             'method': volume['method'], 'status': managed['status']}
+
+
+def _storage(site):
+    storage = site.storage
+    if not storage.get('manage_host') or not storage.get('replica_ref'):
+        raise exceptions.RegistryError(
+            'site %s declares no storage.manage_host/replica_ref: the DR '
+            'site registry must say where replicas are to take them over'
+            % site.name)
+    return storage
+
+
+def replica_ref(storage, definition, volume_id):
+    """The storage reference of the volume's replica at the DR site."""
+    return {key: value.format(primary_site=definition['primary_site'],
+                              volume_id=volume_id)
+            for key, value in storage['replica_ref'].items()}
+
+
+def replica_points(cinder, definition, capture):
+    """When each storage-replicated volume of the group was last
+    replicated to ``cinder``'s site (the DR site): ``{volume_id:
+    replicated_at or None}``, read from the backend's list of what it
+    could take over (Cinder's manageable volumes).  A volume promoted by
+    an earlier run needs no replica (``None``).  A backend that cannot
+    list its storage is not checked (``{}``).
+
+    :raises InvalidGroup: naming each volume with no replica there yet:
+        a failover would have nothing to take over.
+    """
+    volumes = [v['volume_id'] for v in replicated_volumes(capture)
+               if v['method'] == 'storage']
+    if not volumes:
+        return {}
+    storage = _storage(cinder.site)
+    try:
+        listed = cinder.manageable_volumes(
+            storage['manage_host'].split('#')[0])
+    except exceptions.RemoteError as exc:
+        if exc.status in (400, 404, 501):
+            return {}   # no list of the backend's storage: not checked
+        raise
+    found = {_ref_key(m['reference']): m for m in listed}
+    points, missing = {}, []
+    for volume_id in volumes:
+        ref = replica_ref(storage, definition, volume_id)
+        if _ref_key(ref) in found:
+            points[volume_id] = (found[_ref_key(ref)].get('extra_info') or
+                                 {}).get('replicated_at')
+        elif any(not v['status'].startswith('error') for v in
+                 cinder.find_volumes(promoted_name(volume_id))):
+            points[volume_id] = None
+        else:
+            missing.append('volume %s of group %s has no replica at site %s '
+                           'yet (nothing at %s on %s): the storage has not '
+                           'replicated it' % (
+                               volume_id, definition['group'],
+                               cinder.site.name, ref,
+                               storage['manage_host']))
+    if missing:
+        raise exceptions.InvalidGroup('; '.join(missing))
+    return points
+
+
+def _ref_key(reference):
+    return tuple(sorted((reference or {}).items()))
 
 
 # A promoted volume a failed activation left so: the server create that

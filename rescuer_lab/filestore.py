@@ -14,6 +14,7 @@ Layout of a backend directory::
                              backend owns and can take over (manage-existing)
 """
 
+import datetime
 import json
 import os
 import pathlib
@@ -153,6 +154,18 @@ def replicate(directory, volume_ids=None):
         copied.append({'volume_id': info['volume_id'],
                        'replica': str(target), 'replicated_at': point})
     return copied
+
+
+def replicated_at(replica):
+    """When ``replica`` was copied (ISO 8601, UTC), from its ``.json``;
+    None when that is not known."""
+    try:
+        point = json.loads(pathlib.Path(str(replica) + '.json').read_text())[
+            'replicated_at']
+    except (OSError, ValueError, KeyError):
+        return None
+    return datetime.datetime.fromtimestamp(
+        point, datetime.timezone.utc).isoformat()
 
 
 # --------------------------------------------------------------- data patterns

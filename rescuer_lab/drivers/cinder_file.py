@@ -254,6 +254,24 @@ class LabFileDriver(driver.VolumeDriver):
         return {'provider_location': str(self._path(volume)),
                 'shared_targets': False}
 
+    def get_manageable_volumes(self, cinder_volumes, marker, limit, offset,
+                               sort_keys, sort_dirs):
+        """The replicas other sites wrote here (``from-<site>/``): what a
+        failover can take over, each with when it was copied
+        (``extra_info.replicated_at``, ISO 8601 UTC)."""
+        entries = [self._manageable(path) for path in sorted(
+            self._dir.glob('from-*/volume-*')) if '.' not in path.name]
+        return volume_utils.paginate_entries_list(
+            entries, marker, limit, offset, sort_keys, sort_dirs)
+
+    def _manageable(self, path):
+        return {'reference': {'source-name': str(path.relative_to(
+                    self._dir))},
+                'size': filestore.size_gb(path), 'safe_to_manage': True,
+                'reason_not_safe': None, 'cinder_id': None,
+                'extra_info': {'replicated_at': filestore.replicated_at(
+                    path)}}
+
     def unmanage(self, volume):
         filestore.unmark_replicated(self._dir, volume.id)
 

@@ -114,6 +114,12 @@ class PlanAction(RescuerAction):
                          run['created_at'], run['id'])
                 for group, run in sorted(held.items())))
 
+    def at_site(self, site_name, api_class):
+        """``api_class`` at ``site_name`` with Rescuer's own credential
+        (admin-only reads)."""
+        site, session = self.rescuer_session_for(site_name)
+        return api_class(session, site)
+
     def primary_problem(self, context, definition):
         """Why the group's primary cannot take part (it does not answer,
         or the group's stack is gone there), or None."""

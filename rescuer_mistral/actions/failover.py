@@ -21,13 +21,25 @@ class PlanFailoverAction(base.PlanAction):
     """Check a failover before anything changes, and plan its tiers.
 
     Every group must be registered at this DR site with a good capture,
-    all must recover here, no other run may hold one of them, and the
-    site must have the flavors and the declared capacity they need.
+    all must recover here, no other run may hold one of them, the site
+    must have the flavors and the declared capacity they need, and -
+    with ``check_replicas`` - every storage-replicated volume a replica
+    there to take over (its replication time is a restore point).
 
     :param groups: names of the protection groups.
+    :param check_replicas: false for a drill, which does not touch
+        replication.
     :returns: ``{started_at, site, tiers: [[group]], groups: {group:
-        {tier, rpo, rto, last_sync_time, capture_id}}}``.
+        {tier, rpo, rto, last_sync_time, capture_id, restore_points,
+        replicated_volumes}}}``.
     """
+
+    # A switchover moves the data by backups, not replicas.
+    replicas_needed = True
+
+    def __init__(self, groups, check_replicas=True):
+        super().__init__(groups)
+        self.check_replicas = check_replicas and self.replicas_needed
 
     def execute(self, context):
         store = self.store()
@@ -64,10 +76,30 @@ class PlanFailoverAction(base.PlanAction):
                                  v['volume_id'] for v in
                                  failover.replicated_volumes(capture)]}
         problems = failover.capacity_problems(site, demands)
+        if self.check_replicas:
+            problems += self._replica_problems(definitions, planned, store)
         if problems:
             raise exceptions.InvalidGroup('; '.join(problems))
         return {'started_at': started, 'site': site.name, 'tiers': tiers,
                 'groups': planned}
+
+    def _replica_problems(self, definitions, planned, store):
+        """Check each group's storage replicas at the DR site (with
+        Rescuer's credential: Cinder's list of manageable storage is an
+        admin API); their replication times join the restore points."""
+        problems = []
+        for name, definition in sorted(definitions.items()):
+            try:
+                points = failover.replica_points(
+                    self.at_site(definition['recovery_site'],
+                                 cinder.CinderAPI),
+                    definition, store.latest(name)[0])
+            except exceptions.InvalidGroup as exc:
+                problems.append(str(exc))
+                continue
+            planned[name]['restore_points'].update(
+                {v: t for v, t in points.items() if t})
+        return problems
 
 
 class PlanSwitchoverAction(PlanFailoverAction):
@@ -78,6 +110,8 @@ class PlanSwitchoverAction(PlanFailoverAction):
     :returns: the plan, as ``rescuer.plan_failover`` returns it; the
         groups are marked ``zero_loss``.
     """
+
+    replicas_needed = False
 
     def execute(self, context):
         plan = super().execute(context)

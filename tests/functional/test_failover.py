@@ -105,6 +105,14 @@ def test_failover_brings_the_vnf_up_at_site_b_and_fences_site_a(
     assert chain[0]['parent_id'] is None
     assert [link['parent_id'] for link in chain[1:]] == [
         link['backup_id'] for link in chain[:-1]]
+    # No replica of the data volume at site-b yet: a failover is refused
+    # at its plan, naming the volume, before anything changes.
+    refused = _run('rescuer_dr.failover_v1', {'groups': [group]},
+                   timeout=60)
+    assert refused['state'] == 'ERROR'
+    assert 'volume %s of group %s has no replica at site site-b yet' % (
+        data, group) in json.dumps(refused['output']), refused['output']
+    assert _fence(group) is None
     base.write_tag('site-a', data, 'replicated')
     base.rescuer_lab('replicate', 'site-a', data)
     base.write_tag('site-a', data, 'not-yet-replicated')

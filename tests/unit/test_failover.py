@@ -429,3 +429,54 @@ def test_a_rerun_frees_a_promoted_volume_a_failed_server_create_reserved():
                                      VOLUME, compute=compute)
     assert cinder.detached == ['a-1', 'a-2']
     assert result['status'] == 'available' and cinder.managed == []
+
+
+class _ReplicaCinder:
+    def __init__(self, listed=(), promoted=(), status=None):
+        self.site = _site()
+        self.listed = list(listed)
+        self.promoted = list(promoted)
+        self.status = status
+        self.hosts = []
+
+    def manageable_volumes(self, host):
+        self.hosts.append(host)
+        if self.status:
+            raise exceptions.RemoteError('site-b', 'GET', '/manageable',
+                                         self.status, 'no')
+        return self.listed
+
+    def find_volumes(self, name):
+        return self.promoted
+
+
+def _replica(volume_id, at):
+    return {'reference': {'source-name': 'from-site-a/volume-%s'
+                          % volume_id},
+            'size': 1, 'safe_to_manage': True,
+            'extra_info': {'replicated_at': at}}
+
+
+def test_a_failover_is_refused_for_a_storage_volume_with_no_replica_yet():
+    capture = test_render._capture('multi')
+    [storage] = [v['volume_id'] for v in failover.replicated_volumes(capture)
+                 if v['method'] == 'storage']
+    definition = test_groups._definition()
+    cinder = _ReplicaCinder()
+    with pytest.raises(exceptions.InvalidGroup,
+                       match='volume %s of group vnf-group-1 has no replica '
+                             'at site site-b yet' % storage):
+        failover.replica_points(cinder, definition, capture)
+    # Asked of the backend's host (no pool).
+    assert cinder.hosts == ['site-b@lab']
+    # Replicated: its replication time is a restore point.
+    assert failover.replica_points(_ReplicaCinder([_replica(
+        storage, '2026-12-07T10:00:00+00:00')]), definition, capture) == {
+            storage: '2026-12-07T10:00:00+00:00'}
+    # Promoted by an earlier run (the replica was taken over): no need.
+    assert failover.replica_points(_ReplicaCinder(promoted=[{
+        'id': 'dr-1', 'status': 'in-use'}]), definition, capture) == {
+            storage: None}
+    # A backend that cannot list its storage is not checked.
+    assert failover.replica_points(_ReplicaCinder(status=501), definition,
+                                   capture) == {}
