@@ -24,6 +24,8 @@ CAPACITY_KEYS = ('instances', 'vcpus', 'ram_mb', 'volumes_gb')
 MAX_GROUPS = 500
 # What an activation did when a hot standby served as it was.
 IN_SERVICE = 'in_service'
+# What an activation answers while it deletes servers in ERROR first.
+HEALING = 'healing'
 
 
 def now():
@@ -355,8 +357,10 @@ def activate(api, definition, capture, promoted, serve_first=False,
              compute=None):
     """Bring the recovery stack to ``active`` on the promoted data and
     mark it as serving the failed-over group.  With ``compute``, servers
-    of the stack in ERROR (an earlier attempt failed) are replaced by the
-    update (:func:`heal_servers`): a re-run starts from a clean stack.
+    of the stack in ERROR (an earlier attempt failed) are deleted first
+    (action ``healing`` until they are gone: call again) and recreated
+    by the update (:func:`heal_servers`): a run starts from a clean
+    stack.
 
     :param promoted: ``{primary volume id: DR-site volume id}``.
     :param serve_first: when the stack is a hot standby that the active
@@ -365,9 +369,11 @@ def activate(api, definition, capture, promoted, serve_first=False,
         group's health first, then calls again without ``serve_first``
         to mark the stack (a Heat update that visits every resource of
         the stack, so its time grows with the group's size).
-    :returns: ``{stack_id, action, healed}``; action is UPDATE, CREATE,
-        in_service, or unchanged (a re-run finding the stack already
-        active on the same data); ``healed`` the servers replaced.
+    :returns: ``{stack_id, action, healed, healing}``; action is UPDATE,
+        CREATE, in_service, unchanged (a re-run finding the stack already
+        active on the same data) or healing (``healing`` true: servers in
+        ERROR are being deleted, call again); ``healed`` the servers
+        recreated (or being deleted).
     """
     model, template = sync.recovery_template(definition, capture, api.site)
     parameters = {standby.LEVEL_PARAMETER: standby.ACTIVE}
@@ -383,37 +389,58 @@ def activate(api, definition, capture, promoted, serve_first=False,
     if stack is None:
         stack_id = api.create_stack(groups.stack_name(definition['group']),
                                     template, parameters, tags=tags)
-        return {'stack_id': stack_id, 'action': 'CREATE', 'healed': []}
-    healed = heal_servers(api, compute, stack['id']) if compute else []
+        return _activated(stack_id, 'CREATE')
+    healed, deleting = (heal_servers(api, compute, stack['id'])
+                        if compute else ([], []))
+    if deleting:
+        return _activated(stack['id'], HEALING, deleting)
     current = stack.get('parameters') or {}
     if (not healed and sync.is_failed_over(stack) and
             stack['stack_status'] in ('UPDATE_COMPLETE', 'CREATE_COMPLETE')
             and all(current.get(k) == v for k, v in parameters.items())):
-        return {'stack_id': stack['id'], 'action': 'unchanged',
-                'healed': healed}
+        return _activated(stack['id'], 'unchanged')
     if not healed and serve_first and serves_as_hot(api, stack, template,
                                                     parameters):
-        return {'stack_id': stack['id'], 'action': IN_SERVICE,
-                'healed': healed}
+        return _activated(stack['id'], IN_SERVICE)
     api.update_stack(stack['id'], template=template, parameters=parameters,
                      tags=tags)
-    return {'stack_id': stack['id'], 'action': 'UPDATE', 'healed': healed}
+    return _activated(stack['id'], 'UPDATE', healed)
+
+
+def _activated(stack_id, action, healed=()):
+    return {'stack_id': stack_id, 'action': action, 'healed': list(healed),
+            'healing': action == HEALING}
 
 
 def heal_servers(api, compute, stack_id):
-    """Have the stack's next update replace its servers in ERROR (Heat
-    replaces a resource marked unhealthy): a failed activation leaves
-    them, and none comes back by itself.  Returns their resource names."""
-    names = {r['physical_resource_id']: r['resource_name']
-             for r in api.resources(stack_id)
-             if r['resource_type'] in SERVER_TYPES
-             and r['physical_resource_id']}
-    broken = sorted(names[s['id']] for s in compute.servers(set(names))
-                    if s['status'] == 'ERROR')
-    for name in broken:
-        api.mark_unhealthy(stack_id, name, 'server in ERROR after a failed '
-                           'activation: replaced by a re-run')
-    return broken
+    """Recreate the stack's servers in ERROR: a failed activation leaves
+    them, and none comes back by itself.  Nova deletes each first - Heat
+    would create the replacement before deleting it, and the replacement
+    needs the same ports - then, once it is gone, the resource is marked
+    unhealthy for the next update to create it again.
+
+    :returns: (names marked for the update, names still being deleted).
+    """
+    resources = {r['physical_resource_id']: r for r in api.resources(stack_id)
+                 if r['resource_type'] in SERVER_TYPES
+                 and r['physical_resource_id']}
+    found = {s['id']: s for s in compute.servers(set(resources))}
+    deleting = []
+    for server_id, server in found.items():
+        if server['status'] == 'ERROR':
+            compute.delete(server_id)
+        if server['status'] in ('ERROR', 'DELETED'):
+            deleting.append(resources[server_id]['resource_name'])
+    marked = []
+    for server_id, resource in resources.items():
+        if server_id in found:
+            continue
+        if not resource['resource_status'].startswith('CHECK_FAILED'):
+            api.mark_unhealthy(stack_id, resource['resource_name'],
+                               'server in ERROR after a failed activation: '
+                               'deleted, recreated by this update')
+        marked.append(resource['resource_name'])
+    return sorted(marked), sorted(deleting)
 
 
 def serves_as_hot(api, stack, template, active_parameters):

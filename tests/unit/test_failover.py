@@ -147,7 +147,7 @@ def test_activation_runs_on_the_promoted_data_and_is_idempotent():
                     'parameters': {'standby_level': 'hot'}})
     promoted = {'vol-db': 'dr-db', 'vol-logs': 'dr-logs'}
     assert failover.activate(api, definition, capture, promoted) == {
-        'stack_id': 's-1', 'action': 'UPDATE', 'healed': []}
+        'stack_id': 's-1', 'action': 'UPDATE', 'healed': [], 'healing': False}
     [(stack_id, parameters, tags)] = api.updates
     assert parameters == {'standby_level': 'active',
                           'promoted_db_data': 'dr-db',
@@ -186,11 +186,12 @@ def test_a_hot_standby_the_active_level_would_not_change_serves_first():
     api = FakeHeat(_hot_stack(capture, definition))
     assert failover.activate(api, definition, capture, {},
                              serve_first=True) == {
-        'stack_id': 's-1', 'action': failover.IN_SERVICE, 'healed': []}
+        'stack_id': 's-1', 'action': failover.IN_SERVICE, 'healed': [],
+        'healing': False}
     assert api.updates == []
     # The second call, once the group is healthy, marks the stack.
     assert failover.activate(api, definition, capture, {}) == {
-        'stack_id': 's-1', 'action': 'UPDATE', 'healed': []}
+        'stack_id': 's-1', 'action': 'UPDATE', 'healed': [], 'healing': False}
     [(_, parameters, tags)] = api.updates
     assert parameters == {'standby_level': 'active'}
     assert heat.FAILED_OVER_TAG in tags
@@ -368,20 +369,38 @@ class _HealingHeat(FakeHeat):
         self.unhealthy.append((stack_id, name))
 
 
-def test_a_rerun_replaces_the_servers_a_failed_activation_left_in_error():
-    """The hot standby's server went to ERROR and the failover failed; the
-    re-run does not serve it as it is (nor find it unchanged): Heat
-    replaces it in the activation's update."""
+class _DeletingServers(_Servers):
+    def __init__(self, *servers):
+        super().__init__(*servers)
+        self.deleted = []
+
+    def delete(self, server_id):
+        self.deleted.append(server_id)
+
+
+def test_a_run_recreates_the_servers_a_failed_activation_left_in_error():
+    """The hot standby's server went to ERROR and the failover failed; a
+    run does not serve it as it is (nor find it unchanged).  Nova deletes
+    it first (Heat would create the replacement before deleting it, on
+    the same port: 'port is still in use'), then the update recreates
+    it."""
     capture, definition = _hot_capture(), test_groups._definition()
-    api = _HealingHeat(_hot_stack(capture, definition),
-                       [_server_resource('vnf', 's-1'),
-                        _server_resource('db', 's-2')])
-    compute = _Servers({'id': 's-1', 'status': 'ERROR'},
-                       {'id': 's-2', 'status': 'ACTIVE'})
+    resources = [_server_resource('vnf', 's-1'),
+                 _server_resource('db', 's-2')]
+    api = _HealingHeat(_hot_stack(capture, definition), resources)
+    compute = _DeletingServers({'id': 's-1', 'status': 'ERROR'},
+                               {'id': 's-2', 'status': 'ACTIVE'})
+    first = failover.activate(api, definition, capture, {},
+                              serve_first=True, compute=compute)
+    assert first == {'stack_id': 's-1', 'action': failover.HEALING,
+                     'healed': ['vnf'], 'healing': True}
+    assert compute.deleted == ['s-1'] and api.updates == []
+    # Gone: marked for the update, which recreates it.
+    compute = _DeletingServers({'id': 's-2', 'status': 'ACTIVE'})
     result = failover.activate(api, definition, capture, {},
                                serve_first=True, compute=compute)
     assert result == {'stack_id': 's-1', 'action': 'UPDATE',
-                      'healed': ['vnf']}
+                      'healed': ['vnf'], 'healing': False}
     assert api.unhealthy == [('s-1', 'vnf')]
     [(_, parameters, _)] = api.updates
     assert parameters == {'standby_level': 'active'}
@@ -390,7 +409,7 @@ def test_a_rerun_replaces_the_servers_a_failed_activation_left_in_error():
                        [_server_resource('vnf', 's-1')])
     assert failover.activate(
         api, definition, capture, {}, serve_first=True,
-        compute=_Servers({'id': 's-1', 'status': 'ACTIVE'}))[
+        compute=_DeletingServers({'id': 's-1', 'status': 'ACTIVE'}))[
             'action'] == failover.IN_SERVICE
     assert api.unhealthy == [] and api.updates == []
 
@@ -480,3 +499,19 @@ def test_a_failover_is_refused_for_a_storage_volume_with_no_replica_yet():
     # A backend that cannot list its storage is not checked.
     assert failover.replica_points(_ReplicaCinder(status=501), definition,
                                    capture) == {}
+
+
+class _RefusingServers(_Servers):
+    def delete(self, server_id):
+        raise exceptions.RemoteError('site-b', 'DELETE', '/servers/%s'
+                                     % server_id, 409, 'locked')
+
+
+def test_healing_ends_when_nova_refuses_to_delete_the_server():
+    capture, definition = _hot_capture(), test_groups._definition()
+    api = _HealingHeat(_hot_stack(capture, definition),
+                       [_server_resource('vnf', 's-1')])
+    with pytest.raises(exceptions.RemoteError, match='locked'):
+        failover.activate(api, definition, capture, {}, serve_first=True,
+                          compute=_RefusingServers(
+                              {'id': 's-1', 'status': 'ERROR'}))
