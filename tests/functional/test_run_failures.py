@@ -27,6 +27,12 @@ def three_tiers():
     vnfs = next(made)
     yield vnfs
     for _, out in vnfs:
+        # A test that failed midway may leave its fault behind.
+        try:
+            base.cli('site-b-admin', 'server', 'unlock',
+                     _standby_server(out), check=False)
+        except AssertionError:
+            pass
         base.cli('site-b', 'stack', 'delete', '--yes', '--wait',
                  drill.stack_name(out['group_name']), check=False)
     next(made, None)
@@ -55,9 +61,11 @@ def test_a_failed_tier_ends_the_run_and_the_rest_is_not_attempted(
     (name1, out1), (name2, _), (name3, _) = three_tiers
     groups = [out['group_name'] for _, out in three_tiers]
     broken = _standby_server(out1)
-    # The fault, at the DR site: tier 1's standby server is in ERROR.
+    # The fault, at the DR site: tier 1's standby server is in ERROR,
+    # and locked by an admin, so that the activation cannot replace it.
     base.cli('site-b-admin', 'server', 'set', '--auto-approve', '--state',
              'error', broken)
+    base.cli('site-b-admin', 'server', 'lock', broken)
     started = time.monotonic()
     run_id = base.start_execution('rescuer_dr.failover_v1',
                                   {'groups': groups})
@@ -70,8 +78,8 @@ def test_a_failed_tier_ends_the_run_and_the_rest_is_not_attempted(
     document = failed['output']['report']
     assert document['state'] == 'ERROR'
     [failure] = document['failures']
-    assert failure['group'] == groups[0]
-    assert 'is ERROR' in failure['error'] and broken in failure['error']
+    assert (failure['group'], failure['step']) == (groups[0], 'activate')
+    assert 'locked' in failure['error'] and broken in failure['error']
     assert [(d['group'], d['tier']) for d in document['not_attempted']] == [
         (groups[1], 2), (groups[2], 3)]
     assert all('group %s failed' % groups[0] in d['reason'] or
@@ -129,8 +137,10 @@ def test_a_failed_tier_ends_the_run_and_the_rest_is_not_attempted(
                                drill_id, '--json').stdout)['run_id'] == \
         drill_id
 
-    # A re-run of the failover replaces the server the failed attempt
-    # left in ERROR (Heat, marked unhealthy) and completes, every tier.
+    # The fault removed (unlocked), a re-run of the failover replaces the
+    # server left in ERROR (deleted, then recreated by Heat) and
+    # completes, every tier.
+    base.cli('site-b-admin', 'server', 'unlock', broken)
     again = base.wait_execution(base.start_execution(
         'rescuer_dr.failover_v1', {'groups': groups}), timeout=300)
     assert again['state'] == 'SUCCESS', again.get('state_info')
