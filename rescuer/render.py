@@ -8,13 +8,24 @@ mapped names, so an operator can still override them at stack create.
 Names, addresses and sizes of what the stack itself creates (networks,
 subnets, ports with their fixed IPs under the ``keep`` IP policy, volumes,
 security group rules) are carried over.
+
+Nothing captured reaches the template as YAML or HOT syntax: captured
+values are written as JSON (:func:`yaml_safe_json`), and the names the
+templates write bare (resource, parameter and condition names) are safe
+ones - a primary's resource name that is not (Heat refuses only ``/`` in
+one) is renamed (:func:`safe_name`).  Every rendered template is then
+read back and must hold exactly the model's resources, parameters,
+conditions and outputs, every reference resolving (:func:`check_rendered`).
 """
 
+import functools
+import hashlib
 import json
 import pathlib
 import re
 
 import jinja2
+import markupsafe
 import yaml
 
 from rescuer import exceptions
@@ -22,6 +33,43 @@ from rescuer import protection
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / 'templates'
 MAIN = 'recovery.yaml.j2'
+# The model's resources, by kind, and the type the templates give each.
+RESOURCE_TYPES = (
+    ('networks', 'OS::Neutron::Net'), ('subnets', 'OS::Neutron::Subnet'),
+    ('security_groups', 'OS::Neutron::SecurityGroup'),
+    ('ports', 'OS::Neutron::Port'),
+    ('server_groups', 'OS::Nova::ServerGroup'),
+    ('volumes', 'OS::Cinder::Volume'), ('servers', 'OS::Nova::Server'),
+    ('attachments', 'OS::Cinder::VolumeAttachment'),
+    ('floating_ips', 'OS::Neutron::FloatingIP'),
+    ('port_pairs', 'OS::Neutron::PortPair'),
+    ('port_pair_groups', 'OS::Neutron::PortPairGroup'),
+    ('flow_classifiers', 'OS::Neutron::FlowClassifier'),
+    ('port_chains', 'OS::Neutron::PortChain'))
+# What every recovery template holds besides the model's own.
+SECTIONS = ('heat_template_version', 'description', 'parameters',
+            'conditions', 'resources', 'outputs')
+# What the templates write in a resource: never external_id (adopting
+# what exists), deletion_policy or update_policy.
+RESOURCE_KEYS = ('type', 'description', 'condition', 'depends_on',
+                 'properties')
+FIXED_PARAMETERS = ('standby_level',)
+FIXED_CONDITIONS = ('warm', 'serving')
+OUTPUTS = ('capture_id', 'captured_at')
+# Heat keeps a resource's name in a 255-character column: a longer one
+# cannot be a real resource's and is renamed.
+MAX_RESOURCE_NAME = 255
+# A YAML simple key is at most 1024 characters.
+_MAX_BARE = 1000
+_SAFE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_-]*\Z')
+# Heat's intrinsic functions, of every HOT and CFN version: Heat reads a
+# one-key map with such a key as a call, wherever it is in a resource.
+_HEAT_FUNCTIONS = frozenset((
+    'and', 'contains', 'digest', 'equals', 'filter', 'get_attr', 'get_file',
+    'get_param', 'get_resource', 'if', 'list_concat', 'list_concat_unique',
+    'list_join', 'make_url', 'map_merge', 'map_replace', 'not', 'or',
+    'repeat', 'resource_facade', 'str_replace', 'str_replace_strict',
+    'str_replace_vstrict', 'str_split', 'yaql', 'Ref'))
 _RULE_KEYS = ('direction', 'ethertype', 'protocol', 'port_range_min',
               'port_range_max', 'remote_ip_prefix')
 
@@ -43,23 +91,115 @@ def yaml_safe_json(value, **kwargs):
         lambda match: '\\u%04x' % ord(match.group()), text)
 
 
+def is_safe_name(name, limit=_MAX_BARE):
+    """Whether ``name`` may be written bare in a template - as a mapping
+    key, a get_resource or get_param argument - and be read back as the
+    same string: ``[A-Za-z0-9_-]`` only, not starting with ``-``, nothing
+    YAML reads as another type (``yes``, ``null``, ``1_0``, a date)."""
+    return (isinstance(name, str) and len(name) <= limit and
+            _SAFE.match(name) is not None and _reads_back(name))
+
+
+@functools.lru_cache(maxsize=4096)
+def _reads_back(name):
+    try:
+        return yaml.safe_load('%s: [%s]' % (name, name)) == {name: [name]}
+    except yaml.YAMLError:
+        return False
+
+
+def _digest(value, attempt=0):
+    text = json.dumps(value if not attempt else [value, attempt],
+                      sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode('ascii')).hexdigest()[:12]
+
+
+def _readable(value):
+    """The characters of ``value`` a safe name may keep, runs of others
+    as ``_``."""
+    text = value if isinstance(value, str) else ''
+    return re.sub(r'[^A-Za-z0-9_-]+', '_', text).strip('_-')[:32].strip('_-')
+
+
+def safe_name(name, attempt=0, limit=MAX_RESOURCE_NAME):
+    """``name`` if it is safe, else a deterministic safe name for it: its
+    safe characters and a hash of the whole (``attempt`` > 0: another
+    one, for a name already taken)."""
+    if not attempt and is_safe_name(name, limit):
+        return name
+    stem = _readable(name)
+    if not stem[:1].isalpha():
+        stem = 'res_%s' % stem if stem else 'res'
+    return '%s_%s' % (stem, _digest(name, attempt))
+
+
+def _hot_name(value):
+    """Jinja2 filter: ``value`` written bare, if it is safe to."""
+    if not is_safe_name(value):
+        raise jinja2.TemplateRuntimeError(
+            '%r is not a name safe to write bare' % (value,))
+    return _Bare(value)
+
+
+class _Bare(str):
+    """A name :func:`_hot_name` let through."""
+
+
+def _hot_literal(value):
+    """Jinja2 filter: captured data Heat reads as itself.  A one-key map
+    whose key is an intrinsic function's name is built by map_replace
+    from one Heat does not call."""
+    if isinstance(value, dict):
+        value = {key: _hot_literal(item) for key, item in value.items()}
+        if len(value) == 1:
+            (key, item), = value.items()
+            if key in _HEAT_FUNCTIONS or str(key).startswith('Fn::'):
+                placeholder = 'rescuer-literal-%s' % key
+                return {'map_replace': [{placeholder: item},
+                                        {'keys': {placeholder: key}}]}
+        return value
+    if isinstance(value, list):
+        return [_hot_literal(item) for item in value]
+    return value
+
+
+def _finalize(value):
+    """Every ``{{ }}`` of the templates writes JSON or a safe name
+    (an undefined value fails as such when written)."""
+    if isinstance(value, (markupsafe.Markup, _Bare, jinja2.Undefined)):
+        return value
+    raise jinja2.TemplateRuntimeError(
+        'an expression writes %r neither as JSON (tojson) nor as a checked '
+        'name (hot_name)' % (value,))
+
+
 def _environment(path=None):
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(path or TEMPLATES)),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-        autoescape=False)
+        autoescape=False, finalize=_finalize)
     environment.policies['json.dumps_function'] = yaml_safe_json
+    environment.filters['hot_name'] = _hot_name
+    environment.filters['hot_literal'] = _hot_literal
     return environment
 
 
-def _param_name(prefix, value):
-    return '%s_%s' % (prefix, re.sub(r'[^A-Za-z0-9]+', '_', value).strip(
-        '_').lower())
+def _param_name(prefix, value, attempt=0):
+    """A parameter's name for ``value``: readable where that is free,
+    with a hash of ``value`` where not (or ``attempt`` > 0)."""
+    readable = re.sub(r'[^A-Za-z0-9]+', '_', value if isinstance(
+        value, str) else '').strip('_').lower()
+    name = '%s_%s' % (prefix, readable)
+    if attempt or not readable or len(name) > MAX_RESOURCE_NAME:
+        name = '%s_%s' % (prefix, '_'.join(filter(None, (
+            readable[:32].strip('_'), _digest(value, attempt)))))
+    return name
 
 
 class _Names:
     """Recovery-site resource names: the primary stack's logical names
-    where the capture has them, otherwise <kind>_<n>."""
+    where the capture has them (renamed by :func:`safe_name` where not
+    safe, or taken), otherwise <kind>_<n>; each one unique."""
 
     # Resources whose physical id is another resource's (an attachment's
     # is its volume's): never the name of what they point at.
@@ -67,11 +207,38 @@ class _Names:
                   'OS::Neutron::FloatingIPAssociation')
 
     def __init__(self, resources):
-        self.by_id = {r['physical_id']: r['name'] for r in resources
-                      if r['physical_id'] and
-                      r.get('type') not in self._NOT_NAMES}
-        self.used = set(self.by_id.values())
+        primary = {r['physical_id']: r['name'] for r in resources
+                   if r['physical_id'] and
+                   r.get('type') not in self._NOT_NAMES}
+        self.by_id = {}
+        self.used = set()
+        # {safe name: the primary's name it stands for}
+        self.renamed = {}
         self.counters = {}
+        others = []
+        for physical_id in sorted(primary, key=str):
+            original = primary[physical_id]
+            if (is_safe_name(original, MAX_RESOURCE_NAME) and
+                    original not in self.used):
+                self.used.add(original)
+                self.by_id[physical_id] = original
+            else:
+                others.append(physical_id)
+        # Renamed after every safe name is taken: never one of those.
+        for physical_id in sorted(others, key=lambda i: (
+                _digest(primary[i]), str(i))):
+            name = self.unique(primary[physical_id])
+            self.by_id[physical_id] = name
+            self.renamed[name] = primary[physical_id]
+
+    def unique(self, candidate):
+        """A safe name for ``candidate`` no resource has, taken."""
+        name, attempt = safe_name(candidate), 0
+        while name in self.used:
+            attempt += 1
+            name = safe_name(candidate, attempt)
+        self.used.add(name)
+        return name
 
     def __call__(self, kind, physical_id):
         if physical_id in self.by_id:
@@ -87,21 +254,32 @@ class _Names:
 
 
 def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
-    """Plain data for the templates; raises Unmapped listing every gap."""
+    """Plain data for the templates; raises Unmapped listing every gap.
+    Every resource has a safe name (:class:`_Names`); ``renamed`` maps
+    each one that is not the primary's own to the primary's."""
     name = _Names(capture['resources'])
     missing = {}
     parameters = {}
+    param_of = {}
 
     def mapped(kind, source, prefix):
         target = mappings.get(kind, {}).get(source)
         if target is None:
             missing.setdefault(kind, set()).add(source)
             return None
-        param = _param_name(prefix, source)
-        parameters[param] = {'name': param, 'default': target,
-                             'description': '%s at the recovery site for '
-                             '%s at the primary' % (prefix, source)}
-        return param
+        if (prefix, source) not in param_of:
+            # Two names that read alike (vnf.large, vnf-large) must not
+            # share one parameter: the second gets a hash of its own.
+            param, attempt = _param_name(prefix, source), 0
+            while param in parameters:
+                attempt += 1
+                param = _param_name(prefix, source, attempt)
+            param_of[prefix, source] = param
+            parameters[param] = {
+                'name': param, 'default': target,
+                'description': '%s at the recovery site for %s at the '
+                'primary' % (prefix, source)}
+        return param_of[prefix, source]
 
     images = {i['id']: i['name'] for i in capture['images']}
     flavors = {f['id']: f['name'] for f in capture['flavors']}
@@ -205,8 +383,8 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
         })
     out['volumes'] = volumes
     out['servers'] = servers
-    out['attachments'] = [{'name': '%s_on_%s' % (name('volume', vid),
-                                                 name('server', sid)),
+    out['attachments'] = [{'name': name.unique('%s_on_%s' % (
+                               name('volume', vid), name('server', sid))),
                            'server': name('server', sid),
                            'volume': volume_ref[vid]}
                           for sid, vid in sorted(attachments)]
@@ -230,7 +408,8 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
     out['parameters'] = [parameters[k] for k in sorted(parameters)]
     out.update(group=capture['group'], capture_id=capture['capture_id'],
                source_site=capture['site'],
-               captured_at=capture['captured_at'])
+               captured_at=capture['captured_at'],
+               renamed=dict(sorted(name.renamed.items())))
     return out
 
 
@@ -332,21 +511,187 @@ def _nic_order(server, ports, port_names):
 
 def render(capture, mappings, ip_policy='keep', site_name='the DR site',
            templates=None):
-    """HOT text for the recovery site; checked with yaml.safe_load."""
+    """HOT text for the recovery site, checked by :func:`check_rendered`."""
     return render_model(model(capture, mappings, ip_policy, site_name),
                         templates)
 
 
 def render_model(data, templates=None):
-    """HOT text of a :func:`model`; checked with yaml.safe_load."""
+    """HOT text of a :func:`model`, checked by :func:`check_rendered`:
+    every path to a template a stack is created or updated with."""
+    expected(data)
     try:
         text = _environment(templates).get_template(MAIN).render(model=data)
     except jinja2.TemplateError as exc:
         raise exceptions.InvalidTemplate('rendering %s failed: %s' % (
             getattr(exc, 'name', None) or MAIN, exc))
+    check_rendered(data, text)
+    return text
+
+
+def expected(data):
+    """({resource name: type}, parameter names, condition names) that a
+    rendering of the model ``data`` holds, the templates' own included.
+    InvalidTemplate if ``data`` has a name that is not safe to write
+    bare, or two things of one name."""
+    resources = {}
+    for kind, resource_type in RESOURCE_TYPES:
+        for item in data.get(kind) or ():
+            _check_name('resource', item['name'], resources)
+            resources[item['name']] = resource_type
+    parameters, conditions = set(), set()
+    for name in FIXED_PARAMETERS + tuple(
+            p['name'] for p in data.get('parameters') or ()):
+        _check_name('parameter', name, parameters)
+        parameters.add(name)
+    for name in FIXED_CONDITIONS + tuple(
+            c['name'] for c in data.get('conditions') or ()):
+        _check_name('condition', name, conditions)
+        conditions.add(name)
+    return resources, parameters, conditions
+
+
+def _check_name(what, name, taken):
+    if not is_safe_name(name):
+        raise exceptions.InvalidTemplate(
+            'the recovery model has a %s named %r, which is not a safe name '
+            '([A-Za-z0-9_-])' % (what, name))
+    if name in taken:
+        raise exceptions.InvalidTemplate(
+            'the recovery model has two %ss named %s' % (what, name))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping holding a key twice (where
+    safe_load silently keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if _has(seen, key):
+                    raise yaml.constructor.ConstructorError(
+                        None, None, 'found the key %r twice' % (key,),
+                        key_node.start_mark)
+                try:
+                    seen.add(key)
+                except TypeError:  # unhashable: SafeLoader refuses it
+                    pass
+        return super().construct_mapping(node, deep)
+
+
+def _names(names):
+    return ', '.join(sorted(('%r' % (n,) for n in names)))
+
+
+def check_rendered(data, text):
+    """Refuse (InvalidTemplate) HOT text that is not exactly a rendering
+    of the model ``data``: read back, it must hold the model's resources
+    with their types and nothing else, its parameters, conditions and
+    outputs and nothing else, no key twice, and every get_resource,
+    get_param, depends_on and condition must name one of those."""
+    resources, parameters, conditions = expected(data)
     try:
-        yaml.safe_load(text)
+        template = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise exceptions.InvalidTemplate(
             'the rendered template is not valid YAML: %s' % exc)
-    return text
+    if not isinstance(template, dict) or set(template) != set(SECTIONS):
+        raise exceptions.InvalidTemplate(
+            'the rendered template has sections %s; a recovery template '
+            'has %s' % (_names(template if isinstance(template, dict)
+                               else ()), _names(SECTIONS)))
+    rendered = _section(template, 'resources')
+    for name, body in rendered.items():
+        if name not in resources:
+            raise exceptions.InvalidTemplate(
+                'the rendered template holds resource %r (%s), which its '
+                'model does not: refused' % (name, body.get('type') if
+                                             isinstance(body, dict)
+                                             else body))
+        if not isinstance(body, dict) or body.get('type') != resources[name]:
+            raise exceptions.InvalidTemplate(
+                'resource %r of the rendered template is %r; its model '
+                'has a %s' % (name, body.get('type') if isinstance(
+                    body, dict) else body, resources[name]))
+        if set(body) - set(RESOURCE_KEYS):
+            raise exceptions.InvalidTemplate(
+                'resource %r of the rendered template has %s, which a '
+                'recovery template never writes' % (
+                    name, _names(set(body) - set(RESOURCE_KEYS))))
+    if set(resources) - set(rendered):
+        raise exceptions.InvalidTemplate(
+            'the rendered template lacks resources %s of its model'
+            % _names(set(resources) - set(rendered)))
+    for section, names in (('parameters', parameters),
+                           ('conditions', conditions),
+                           ('outputs', set(OUTPUTS))):
+        found = set(_section(template, section))
+        if found != names:
+            raise exceptions.InvalidTemplate(
+                'the rendered template has %s %s; its model has %s'
+                % (section, _names(found), _names(names)))
+    _check_references(template, parameters, conditions)
+
+
+def _section(template, section):
+    value = template.get(section) or {}
+    if not isinstance(value, dict):
+        raise exceptions.InvalidTemplate(
+            'the %s of the rendered template are not a mapping' % section)
+    return value
+
+
+def _has(names, name):
+    try:
+        return name in names
+    except TypeError:  # a list or a map where a name should be
+        return False
+
+
+def _check_references(template, parameters, conditions):
+    resources = template['resources'] or {}
+
+    def refuse(where, what, target):
+        raise exceptions.InvalidTemplate(
+            '%s of the rendered template refers to %s %r, which it does '
+            'not hold' % (where, what, target))
+
+    def walk(node, where, in_conditions=False):
+        if isinstance(node, list):
+            for item in node:
+                walk(item, where, in_conditions)
+            return
+        if not isinstance(node, dict):
+            return
+        if len(node) == 1:
+            function, args = next(iter(node.items()))
+            first = args[0] if isinstance(args, list) and args else args
+            if function == 'get_resource' and not _has(resources, args):
+                refuse(where, 'resource', args)
+            if function == 'get_param' and not _has(parameters, first):
+                refuse(where, 'parameter', first)
+            if function == 'if' and not _has(conditions, first):
+                refuse(where, 'condition', first)
+            if in_conditions and function in ('not', 'and', 'or'):
+                for item in args if isinstance(args, list) else [args]:
+                    if isinstance(item, str) and item not in conditions:
+                        refuse(where, 'condition', item)
+        for value in node.values():
+            walk(value, where, in_conditions)
+
+    for name, body in resources.items():
+        where = 'resource %r' % (name,)
+        depends_on = body.get('depends_on')
+        for target in (depends_on if isinstance(depends_on, list)
+                       else [depends_on] if depends_on is not None else []):
+            if not _has(resources, target):
+                refuse(where, 'resource', target)
+        condition = body.get('condition')
+        if condition is not None and not isinstance(
+                condition, bool) and not _has(conditions, condition):
+            refuse(where, 'condition', condition)
+        walk(body, where)
+    for name, expression in (template['conditions'] or {}).items():
+        walk(expression, 'condition %r' % (name,), in_conditions=True)
