@@ -1,6 +1,7 @@
 """capture_stack against canned API answers: which calls, what is kept.
 (The lab proves the same against the real services.)"""
 
+import json
 import types
 import urllib.parse
 
@@ -9,6 +10,8 @@ from keystoneauth1 import exceptions as ks_exc
 
 from rescuer import capture
 from rescuer import exceptions
+from rescuer import render
+from tests.unit import test_render
 
 SITE = types.SimpleNamespace(name='site-a', region='RegionA')
 
@@ -60,6 +63,7 @@ class FakeSession:
 def _answers(ports=1):
     port_list = [{'id': 'p%d' % i, 'device_id': 'srv' if i == 0 else '',
                   'network_id': 'net', 'fixed_ips': [],
+                  'mac_address': 'fa:16:3e:00:00:%02x' % (i % 256),
                   'security_groups': ['sg']} for i in range(ports)]
     resources = ([{'resource_name': 'vm', 'resource_type': 'OS::Nova::Server',
                    'physical_resource_id': 'srv',
@@ -88,9 +92,13 @@ def _answers(ports=1):
                                   {'id': 'i2', 'name': 'unused'}]},
         '/v2.0/networks': {'networks': [{'id': 'net', 'name': 'n'},
                                         {'id': 'x', 'name': 'other'}]},
-        '/v2.0/subnets': {'subnets': [{'id': 's', 'network_id': 'net'}]},
+        '/v2.0/subnets': {'subnets': [{
+            'id': 's', 'network_id': 'net', 'cidr': '10.0.0.0/24',
+            'ip_version': 4, 'gateway_ip': None, 'enable_dhcp': False,
+            'allocation_pools': []}]},
         '/v2.0/security-groups': {'security_groups': [
-            {'id': 'sg', 'name': 'web'}, {'id': 'sg2', 'name': 'unused'}]},
+            {'id': 'sg', 'name': 'web', 'security_group_rules': []},
+            {'id': 'sg2', 'name': 'unused', 'security_group_rules': []}]},
         '/os-server-groups': {'server_groups': []},
         '/volumes/detail': {'volumes': []},
         '/v2.0/sfc/port_pairs': {'port_pairs': []},
@@ -106,6 +114,9 @@ def test_capture_keeps_members_drops_secrets_and_checksums():
     assert [s['id'] for s in document['servers']] == ['srv']
     assert 'adminPass' not in document['servers'][0]
     assert 'user_data' not in document['servers'][0]
+    # Whether it has user data is kept, never the data.
+    assert document['servers'][0]['has_user_data'] is True
+    assert document['servers'][0]['metadata'] == {'role': 'x'}
     assert document['stack']['parameters'] == {'flavor': 'm1'}
     assert [n['id'] for n in document['networks']] == ['net']
     assert document['images'] == [{'id': 'i1', 'name': 'img',
@@ -208,3 +219,171 @@ def test_a_stack_being_deleted_is_not_captured():
     with pytest.raises(exceptions.InvalidCapture,
                        match='DELETE_IN_PROGRESS: nothing to capture'):
         capture.capture_stack(FakeSession(answers), SITE, 'st', group='g')
+
+
+# ------------------------------------------------------------ allow-list
+
+def _junk(record):
+    """``record`` with fields no allow-list names, secret or not."""
+    return dict(record, adminPass='nope', tenant_id='t', links=[
+        {'rel': 'self', 'href': 'http://x'}], token='gAAAAAx',
+        created_at='2026-11-26T08:00:00Z')
+
+
+def _everything():
+    """Answers whose records hold every field Rescuer keeps (and junk)."""
+    answers = _answers()
+    answers['/servers/detail']['servers'][0].update({
+        'name': 'vm', 'addresses': {'n': [{'addr': '10.0.0.5',
+                                           'version': 4}]},
+        'OS-EXT-AZ:availability_zone': 'nova', 'key_name': 'ops',
+        'config_drive': 'True', 'OS-DCF:diskConfig': 'AUTO',
+        'security_groups': [{'name': 'web'}], 'tags': ['t'],
+        'flavor': {'id': 'f1', 'links': [{'rel': 'bookmark'}]},
+        'image': {'id': 'i1', 'links': [{'rel': 'bookmark'}]},
+        'os-extended-volumes:volumes_attached': [
+            {'id': 'v1', 'delete_on_termination': False}],
+        'OS-EXT-SRV-ATTR:user_data': 'c2VjcmV0', 'OS-EXT-SRV-ATTR:host': 'h',
+        'hostId': 'abc', 'metadata': {'role': 'x', 'password': 'p'}})
+    answers['/v2.0/ports']['ports'][0].update({
+        'name': 'p', 'fixed_ips': [{'subnet_id': 's',
+                                    'ip_address': '10.0.0.5'}],
+        'port_security_enabled': True, 'binding:vnic_type': 'direct',
+        'allowed_address_pairs': [{'ip_address': '10.0.0.100',
+                                   'mac_address': 'fa:16:3e:00:00:99'}],
+        'binding:profile': {'pci_slot': '0000:05:00.1'},
+        'binding:host_id': 'compute-3', 'admin_state_up': True,
+        'device_owner': 'compute:nova', 'status': 'ACTIVE'})
+    answers['/v2.0/security-groups']['security_groups'][0][
+        'security_group_rules'] = [_junk({
+            'id': 'r1', 'direction': 'ingress', 'ethertype': 'IPv4',
+            'protocol': 'tcp', 'port_range_min': 22, 'port_range_max': 22,
+            'remote_ip_prefix': None, 'remote_group_id': 'sg',
+            'security_group_id': 'sg', 'revision_number': 3})]
+    answers['/os-server-groups']['server_groups'] = [{
+        'id': 'grp', 'name': 'anti', 'members': ['srv'],
+        'policy': 'anti-affinity', 'rules': {'max_server_per_host': 1},
+        'project_id': 'p', 'user_id': 'u'}]
+    answers['/volumes/detail']['volumes'] = [{
+        'id': 'v1', 'size': 1, 'bootable': 'true', 'volume_type': 'lab',
+        'metadata': {'rescuer_replication': 'backup'},
+        'attachments': [{'server_id': 'srv', 'device': '/dev/vda',
+                         'attachment_id': 'a1', 'host_name': 'compute-3'}],
+        'volume_image_metadata': {'image_name': 'img', 'image_id': 'i1',
+                                  'signature_verified': 'False'},
+        'os-vol-host-attr:host': 'cinder@lvm', 'user_id': 'u'}]
+    for path, lists in answers.items():
+        for key, records in lists.items():
+            if isinstance(records, list):
+                lists[key] = [_junk(r) for r in records]
+    answers['/stacks/st']['stack'] = _junk(answers['/stacks/st']['stack'])
+    return answers
+
+
+def _fields(value, spec, where=''):
+    """Every field path of ``value`` with no place in ``spec``."""
+    if isinstance(spec, capture._Either):
+        spec = spec._spec(value) or spec
+    if isinstance(spec, capture._Record) and isinstance(value, dict):
+        return [p for k, v in value.items() for p in (
+            _fields(v, spec.fields[k], '%s.%s' % (where, k))
+            if k in spec.fields else ['%s.%s' % (where, k)])]
+    if isinstance(spec, capture._List) and isinstance(value, list):
+        return [p for i, v in enumerate(value)
+                for p in _fields(v, spec.item, '%s[%d]' % (where, i))]
+    if isinstance(spec, capture._Map) and isinstance(value, dict):
+        return [p for k, v in value.items()
+                for p in _fields(v, spec.value, '%s.%s' % (where, k))]
+    return []
+
+
+def test_a_capture_keeps_only_the_fields_of_its_allow_lists():
+    document = capture.capture_stack(FakeSession(_everything()), SITE,
+                                     'st', group='g')
+    assert _fields(document, capture.DOCUMENT) == []
+    assert capture.verify(document) is document
+    text = json.dumps(document)
+    for dropped in ('nope', 'gAAAAAx', 'c2VjcmV0', 'http://x', 'compute-3',
+                    'cinder@lvm', '0000:05:00.1', 'tenant_id', 'links',
+                    'created_at', 'hostId', 'signature_verified',
+                    'revision_number', 'password'):
+        assert dropped not in text, dropped
+    server, = document['servers']
+    assert server == {
+        'id': 'srv', 'name': 'vm', 'flavor': {'id': 'f1'},
+        'image': {'id': 'i1'},
+        'addresses': {'n': [{'addr': '10.0.0.5', 'version': 4}]},
+        'metadata': {'role': 'x'}, 'OS-EXT-AZ:availability_zone': 'nova',
+        'key_name': 'ops', 'config_drive': 'True',
+        'OS-DCF:diskConfig': 'AUTO', 'has_user_data': True,
+        'security_groups': [{'name': 'web'}], 'tags': ['t'],
+        'os-extended-volumes:volumes_attached': [
+            {'id': 'v1', 'delete_on_termination': False}]}
+    port = document['ports'][0]
+    assert port['allowed_address_pairs'] == [
+        {'ip_address': '10.0.0.100', 'mac_address': 'fa:16:3e:00:00:99'}]
+    assert (port['port_security_enabled'], port['binding:vnic_type'],
+            port['mac_address']) == (True, 'direct', 'fa:16:3e:00:00:00')
+    rule, = document['security_groups'][0]['security_group_rules']
+    assert rule == {'id': 'r1', 'direction': 'ingress',
+                    'ethertype': 'IPv4', 'protocol': 'tcp',
+                    'port_range_min': 22, 'port_range_max': 22,
+                    'remote_ip_prefix': None, 'remote_group_id': 'sg'}
+    assert document['server_groups'] == [{
+        'id': 'grp', 'name': 'anti', 'members': ['srv'],
+        'policy': 'anti-affinity', 'rules': {'max_server_per_host': 1}}]
+    volume, = document['volumes']
+    assert volume['attachments'] == [{'server_id': 'srv',
+                                      'device': '/dev/vda',
+                                      'attachment_id': 'a1'}]
+    assert volume['volume_image_metadata'] == {'image_name': 'img',
+                                               'image_id': 'i1'}
+
+
+def test_every_kind_a_capture_holds_has_an_allow_list():
+    document = capture.capture_stack(FakeSession(_answers()), SITE, 'st',
+                                     group='g')
+    kinds = set(document) - {'schema_version', 'capture_id', 'site', 'group',
+                             'captured_at', 'api_calls', 'stack',
+                             'checksum'}
+    assert kinds <= set(capture.KINDS)
+    assert set(document) <= set(capture.DOCUMENT.fields)
+
+
+def test_user_data_is_unknown_when_nova_does_not_show_it():
+    answers = _answers()
+    del answers['/servers/detail']['servers'][0]['user_data']
+    document = capture.capture_stack(FakeSession(answers), SITE, 'st')
+    assert document['servers'][0]['has_user_data'] is None
+    answers['/servers/detail']['servers'][0][
+        'OS-EXT-SRV-ATTR:user_data'] = None
+    document = capture.capture_stack(FakeSession(answers), SITE, 'st')
+    assert document['servers'][0]['has_user_data'] is False
+
+
+def test_hidden_parameters_leave_no_default_in_the_captured_template():
+    answers = _answers()
+    answers['/stacks/vnf/st/template'] = {'parameters': {
+        'pw': {'type': 'string', 'hidden': True, 'default': 's3cret'},
+        'flavor': {'type': 'string', 'default': 'm1'}}}
+    document = capture.capture_stack(FakeSession(answers), SITE, 'st')
+    assert document['stack']['template']['parameters'] == {
+        'pw': {'type': 'string', 'hidden': True},
+        'flavor': {'type': 'string', 'default': 'm1'}}
+    assert 's3cret' not in json.dumps(document)
+
+
+@pytest.mark.parametrize('name, mappings, policy', test_render.CASES,
+                         ids=['%s-%s' % (c[0], c[2])
+                              for c in test_render.CASES])
+def test_the_allow_lists_keep_all_that_recovery_renders(name, mappings,
+                                                        policy):
+    # The golden captures were taken before the allow-lists: kept by
+    # them, they render the very same recovery templates.
+    document = capture._kept(test_render._capture(name))
+    document['checksum'] = capture.checksum(document)
+    capture.verify(document)
+    golden = test_render.GOLDEN / ('%s.%s.yaml' % (
+        name, 'keep' if policy == 'keep' else 'new-ips'))
+    assert render.render(document, mappings, policy,
+                         'site-b') == golden.read_text()

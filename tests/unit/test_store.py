@@ -1,5 +1,7 @@
 import json
 import os
+import pathlib
+import stat
 import threading
 import time
 
@@ -13,9 +15,15 @@ from tests.unit import test_groups
 
 def _document(group='g1', at='2026-11-26T07:00:00+00:00', cid='c1',
               **extra):
+    """A small capture that verifies: one server, every other kind
+    empty unless ``extra`` says."""
     document = dict({'schema_version': 1, 'capture_id': cid, 'site':
-                     'site-a', 'group': group, 'captured_at': at,
-                     'servers': [{'id': 's1'}]}, **extra)
+                     'site-a', 'group': group, 'captured_at': at},
+                    **{kind: [] for kind in capture.KINDS
+                       if kind not in capture.OPTIONAL_KINDS})
+    document.update(servers=[{'id': 's1', 'flavor': {'id': 'f1'}}],
+                    flavors=[{'id': 'f1', 'name': 'm1.small'}])
+    document.update(extra)
     document['checksum'] = capture.checksum(document)
     return document
 
@@ -167,3 +175,113 @@ def test_a_dead_writers_partial_is_removed_at_the_next_capture(tmp_path):
     assert not dead.exists()
     assert live.exists()    # another writer's, still being written
     assert kept.latest('g1')[0]['capture_id'] == 'c2'
+
+
+# ------------------------------------------------------------ permissions
+
+def _modes(root):
+    """{path under root ('.' for root): mode} of all the store holds."""
+    found = {'.': stat.S_IMODE(os.stat(root).st_mode)}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            found[os.path.relpath(path, root)] = stat.S_IMODE(
+                os.lstat(path).st_mode)
+    return found
+
+
+def _loose(root):
+    """{path: mode} of what is not private: a directory not 0700, a file
+    not 0600."""
+    return {path: oct(mode) for path, mode in _modes(root).items()
+            if mode != (0o700 if (root / path).is_dir() else 0o600)}
+
+
+def _use_everything(kept):
+    """Write every kind of file the store keeps."""
+    kept.save_definition(test_groups._definition(group='g1'))
+    kept.save(_document(group='g1'))
+    kept.save_sync({'group': 'g1', 'last_sync_time': 't'})
+    kept.save_fence({'group': 'g1', 'enforced': False})
+    with kept.backups_locked('g1'):
+        kept.save_backups('g1', {'chains': {}, 'retired': []})
+    with kept.fence_locked('g1'):
+        pass
+    kept.save_report({'run_id': 'run-1', 'state': 'SUCCESS'})
+
+
+@pytest.fixture
+def umask():
+    """Set a umask for the test (the process's is restored after)."""
+    old = os.umask(0o022)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize('mask', [0o000, 0o022, 0o077, 0o277])
+def test_the_store_is_private_whatever_the_umask(tmp_path, umask, mask):
+    root = tmp_path / 'store'
+    umask(mask)
+    kept = store.DirectoryStore(root, project_id='p1')
+    _use_everything(kept)
+    modes = _modes(root)
+    assert {'.', 'g1', 'g1/group.json', 'g1/owner.json', 'g1/sync.json',
+            'g1/fence.json', 'g1/backups.json', 'g1/backups.lock',
+            'g1/fence.lock', '.reports', '.reports/run-1.json'} <= set(modes)
+    assert len([p for p in modes if p.startswith('g1/2026')]) == 1
+    assert _loose(root) == {}
+
+
+def test_partial_files_are_private_before_they_are_renamed(
+        tmp_path, umask, monkeypatch):
+    umask(0)
+    seen = []
+    replace = os.replace
+
+    def watching(source, target):
+        seen.append((os.path.basename(target),
+                     stat.S_IMODE(os.stat(source).st_mode)))
+        return replace(source, target)
+
+    monkeypatch.setattr(store.os, 'replace', watching)
+    kept = store.DirectoryStore(tmp_path)
+    kept.save(_document())
+    kept.save_report({'run_id': 'run-1'})
+    assert [mode for _, mode in seen] == [0o600, 0o600]
+
+
+def test_a_looser_store_is_tightened_when_opened_and_written(tmp_path):
+    root = tmp_path / 'store'
+    store.DirectoryStore(root).save(_document(group='g1'))
+    store.DirectoryStore(root).save_report({'run_id': 'run-1'})
+    # As an older Rescuer (or an operator's cp -r) left it.
+    for path in [root, root / 'g1', root / store.REPORTS]:
+        os.chmod(path, 0o755)
+    for path in [*(root / 'g1').iterdir(), *(root / store.REPORTS).iterdir()]:
+        os.chmod(path, 0o644)
+    (root / 'g1' / 'backups.lock').touch(mode=0o666)
+    os.chmod(root / 'g1' / 'backups.lock', 0o666)
+
+    kept = store.DirectoryStore(root)
+    assert _loose(root) == {
+        'g1': '0o755', 'g1/backups.lock': '0o666',
+        'g1/2026-11-26T070000p0000-c1.json': '0o644', '.reports': '0o755',
+        '.reports/run-1.json': '0o644'}
+    kept.save_sync({'group': 'g1', 'last_sync_time': 't'})
+    kept.save_report({'run_id': 'run-2'})
+    assert _loose(root) == {}
+
+
+def test_a_root_someone_else_owns_keeps_its_mode(tmp_path, monkeypatch):
+    chmod = os.chmod
+
+    def not_the_owner(path, mode):
+        if pathlib.Path(path) == tmp_path:
+            raise PermissionError(1, 'Operation not permitted', str(path))
+        chmod(path, mode)
+
+    os.chmod(tmp_path, 0o755)
+    monkeypatch.setattr(store.os, 'chmod', not_the_owner)
+    kept = store.DirectoryStore(tmp_path)
+    kept.save(_document(group='g1'))
+    assert _loose(tmp_path) == {'.': '0o755'}
