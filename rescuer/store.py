@@ -25,6 +25,12 @@ backup-protected volumes, the records of their backup chains
 (``backups.json``, see :mod:`rescuer.backups`), which one sync at a time
 reads and rewrites (``backups_locked``).  Run reports are kept under
 ``.reports/``.
+
+What the store holds is for Rescuer alone: its directories are made
+0700 and its files 0600 (records, captures, reports, the ``.partial``
+files they are written through, lock files), whatever the umask.  A store
+made looser before is tightened: its root when opened, a directory and
+its files when written to.
 """
 
 import contextlib
@@ -33,6 +39,7 @@ import json
 import os
 import pathlib
 import shutil
+import stat
 import tempfile
 import time
 
@@ -51,6 +58,9 @@ OWNER = 'owner.json'
 STALE_PARTIAL_SECONDS = 3600
 # Run reports, beside the groups (a group name never starts with a dot).
 REPORTS = '.reports'
+# The store's modes: for Rescuer (the DR site's Mistral executor) alone.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
 class DirectoryStore:
@@ -69,6 +79,8 @@ class DirectoryStore:
         self.root = pathlib.Path(path)
         self.keep = keep
         self.project_id = project_id
+        if self.root.is_dir():
+            _tighten_root(self.root)
 
     def _group_dir(self, group):
         if not isinstance(group, str) or not group or '/' in group or \
@@ -93,7 +105,7 @@ class DirectoryStore:
     def save(self, document):
         capture_mod.verify(document)
         directory = self._group_dir(document['group'])
-        directory.mkdir(parents=True, exist_ok=True)
+        self._make_dir(directory)
         name = '%s-%s.json' % (
             document['captured_at'].replace(':', '').replace('+', 'p'),
             document['capture_id'])
@@ -162,7 +174,7 @@ class DirectoryStore:
 
     def _save_record(self, group, name, record):
         directory = self._group_dir(group)
-        directory.mkdir(parents=True, exist_ok=True)
+        self._make_dir(directory)
         _write_json(directory / name, record)
         return directory / name
 
@@ -214,8 +226,11 @@ class DirectoryStore:
     @contextlib.contextmanager
     def _locked(self, group, lock_name):
         directory = self._group_dir(group)
-        directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / lock_name, 'a') as lock:
+        self._make_dir(directory)
+        fd = os.open(directory / lock_name,
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)    # whatever the umask, or its old mode
+        with os.fdopen(fd, 'a') as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -226,7 +241,7 @@ class DirectoryStore:
 
     def save_report(self, report):
         directory = self.root / REPORTS
-        directory.mkdir(parents=True, exist_ok=True)
+        self._make_dir(directory)
         path = directory / ('%s.json' % _safe(report['run_id']))
         _write_json(path, report)
         return path
@@ -240,9 +255,34 @@ class DirectoryStore:
             raise exceptions.NotFound('no report of run %s at %s'
                                       % (run_id, path.parent))
 
+    def _make_dir(self, directory):
+        """``directory`` (the root's child) and the root made if missing,
+        both private, with the files in ``directory`` - whatever made them
+        looser before."""
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+            _tighten_root(self.root)
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=DIR_MODE)
+        _tighten(directory)
+
     def remove_group(self, group):
         """Forget a group: definition, sync record and captures."""
         shutil.rmtree(self._group_dir(group), ignore_errors=True)
+
+    def groups(self):
+        """Names of the groups registered here that this store's project
+        sees (all, for Rescuer itself), sorted."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for directory in sorted(self.root.iterdir()):
+            if not (directory / DEFINITION).is_file():
+                continue
+            owner = self._owner(directory)
+            if self.project_id is None or owner in (None, self.project_id):
+                found.append(directory.name)
+        return found
 
 
 def _safe(name):
@@ -258,7 +298,7 @@ def _write_json(path, document):
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.',
                                    suffix='.partial')
     try:
-        os.fchmod(fd, 0o644)    # as open() makes it; mkstemp's is 0600
+        os.fchmod(fd, FILE_MODE)    # whatever the umask: the rename keeps it
         with os.fdopen(fd, 'w') as f:
             json.dump(document, f, sort_keys=True)
             f.flush()
@@ -268,3 +308,29 @@ def _write_json(path, document):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)
         raise
+
+
+def _chmod(path, mode):
+    """``path`` to ``mode`` unless it is so already."""
+    if stat.S_IMODE(os.stat(path).st_mode) != mode:
+        os.chmod(path, mode)
+
+
+def _tighten_root(root):
+    """The store's root private.  A root another user owns (made for
+    Rescuer by an operator) keeps the mode they gave it: what is inside,
+    Rescuer's own, is private still."""
+    with contextlib.suppress(PermissionError):
+        _chmod(root, DIR_MODE)
+
+
+def _tighten(directory):
+    """``directory`` private, and the files in it (symbolic links, which
+    the store never makes, are left alone; another writer may remove a
+    file meanwhile)."""
+    _chmod(directory, DIR_MODE)
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    _chmod(entry.path, FILE_MODE)
