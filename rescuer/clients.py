@@ -80,6 +80,16 @@ def site_session(site):
     return session
 
 
+def project_of(session, site):
+    """The id of the project ``session`` (Rescuer's credential at
+    ``site``) is scoped to."""
+    try:
+        return session.get_project_id()
+    except ks_exc.ConnectFailure as exc:
+        raise exceptions.SiteUnreachable(
+            'site %s: Keystone does not answer: %s' % (site.name, exc))
+
+
 def token_session(auth_url, token, project_id, trust_id=None):
     if trust_id:
         auth = v3.Token(auth_url=auth_url, token=token, trust_id=trust_id)

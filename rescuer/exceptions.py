@@ -60,3 +60,8 @@ class InvalidGroup(RescuerError):
 
 class StackFailed(RescuerError):
     """A stack at a site ended in a FAILED state."""
+
+
+class NotOwned(RescuerError):
+    """An id a step was given is not one of the group's, by Rescuer's own
+    records: Rescuer's credential does not act on it."""

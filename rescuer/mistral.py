@@ -202,6 +202,14 @@ class MistralAPI(rest.ServiceAPI):
             result = '; '.join(str(r) for r in result if r)
         return str(result)
 
+    def workflow(self, name):
+        """The workflow definition ``name`` as the session's project sees
+        it (its own, or another project's public one), or None."""
+        try:
+            return self._call('GET', '/workflows/%s' % name)
+        except exceptions.NotFound:
+            return None
+
     def get_cron_trigger(self, name):
         return self._call('GET', '/cron_triggers/%s' % name)
 

@@ -6,6 +6,7 @@ these run with Rescuer's own credential at both sites."""
 from rescuer import backups
 from rescuer import cinder
 from rescuer import exceptions
+from rescuer import ownership
 from rescuer_mistral.actions import base
 
 
@@ -56,7 +57,22 @@ class RecordSyncBackupsAction(base.GroupAction):
         self.new = backups or []
 
     def execute(self, context):
+        if self.new:
+            refuse_foreign_backups(self, self.new)
         return record_sync_backups(self, self.new)
+
+
+def refuse_foreign_backups(action, new):
+    """Refuse sync backups (``[{volume_id, backup_id}]``) that are not of
+    the group's backup-protected volumes at its primary."""
+    primary = action.definition()['primary_site']
+    volume_ids = set(backups.backup_volumes(action.capture()))
+    action.refuse_foreign('volume', [item['volume_id'] for item in new],
+                          volume_ids, primary)
+    api = action.at('primary', cinder.CinderAPI)
+    for item in new:
+        ownership.backup_of(api, item['backup_id'], {item['volume_id']},
+                            action.definition())
 
 
 def record_sync_backups(action, new):

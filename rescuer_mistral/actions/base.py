@@ -9,10 +9,12 @@ cloud, and never with credentials passed as workflow input.
 
 from mistral_lib import actions
 
+from rescuer import cinder
 from rescuer import clients
 from rescuer import exceptions
 from rescuer import heat
 from rescuer import mistral
+from rescuer import ownership
 from rescuer import report
 from rescuer import sites
 from rescuer import store
@@ -53,6 +55,18 @@ class RescuerAction(actions.Action):
                           if security.is_trust_scoped else None)
             ), AUTH_CALLER_TOKEN
         return site, clients.site_session(site), AUTH_SITE_CREDENTIAL
+
+    def caller_session_for(self, context, site_name):
+        """(site, session) with the caller's own token; refused for a
+        site the caller's Keystone does not serve (Rescuer's credential
+        there would read what the caller may not)."""
+        site, session, how = self.session_for(context, site_name)
+        if how != AUTH_CALLER_TOKEN:
+            raise exceptions.NotOwned(
+                'site %s is not the site this workflow runs at: %s reads '
+                'it only with the caller\'s own identity'
+                % (site_name, self.__class__.__name__))
+        return site, session
 
     def caller_site(self, context):
         """The registry's site whose Keystone (and region, when sites
@@ -162,3 +176,70 @@ class GroupAction(RescuerAction):
         site, session = self.rescuer_session_for(
             self.definition()['%s_site' % which])
         return api_class(session, site)
+
+    # ------------------------------------------------------------ owned ids
+    # What the group owns, by Rescuer's records (rescuer.ownership): ids a
+    # workflow passes to a step are checked against these.
+
+    def role(self, site_name):
+        """``primary`` or ``recovery``: what ``site_name`` is to the
+        group (NotOwned for any other site)."""
+        return ownership.role_of(self.definition(), site_name)
+
+    def refuse_foreign(self, kind, ids, owned, site_name):
+        ownership.refuse_foreign(kind, ids, owned, self.definition(),
+                                 site_name)
+
+    def promoted_volume_ids(self):
+        """DR-site ids of the group's promoted volume copies."""
+        return ownership.promoted_volumes(self.at(ownership.RECOVERY,
+                                                  cinder.CinderAPI),
+                                          self.capture())
+
+    def owned_volume_ids(self, site_name):
+        """The group's volumes at ``site_name``: the captured ones at the
+        primary, the promoted copies at the DR site."""
+        if self.role(site_name) == ownership.PRIMARY:
+            return ownership.capture_volumes(self.capture())
+        return self.promoted_volume_ids()
+
+    def owned_server_ids(self, site_name):
+        """The group's servers at ``site_name``: captured or now its
+        stack's members at the primary, its recovery and drill stacks'
+        at the DR site."""
+        role = self.role(site_name)
+        api = self.at(role, heat.HeatAPI)
+        if role == ownership.PRIMARY:
+            return ownership.primary_servers(api, self.definition(),
+                                             self.capture())
+        return ownership.recovery_servers(api, self.group)
+
+    def owned_stack_ids(self, site_name):
+        role = self.role(site_name)
+        if role == ownership.PRIMARY:
+            return ownership.primary_stack_ids(self.definition())
+        return ownership.recovery_stack_ids(self.at(role, heat.HeatAPI),
+                                            self.group)
+
+    def owned_backup(self, api, backup_id):
+        """Refuse ``backup_id`` at ``api``'s site (a CinderAPI) unless it
+        is the group's: a backup of a chain Rescuer recorded for it, or a
+        backup of one of its volumes at either site - for a backup being
+        imported (Cinder shows no volume until the import ends), the
+        backup it was exported from at the group's other site."""
+        state = self.store().backups(self.group)
+        if backup_id in {link['backup_id'] for chain in
+                         (state.get('chains') or {}).values()
+                         for link in chain}:
+            return
+        volumes = ownership.capture_volumes(self.capture())
+        backup = ownership.read_backup(api, backup_id)
+        if ownership.being_imported(backup):
+            other = (ownership.PRIMARY if self.role(api.site.name) ==
+                     ownership.RECOVERY else ownership.RECOVERY)
+            api = self.at(other, cinder.CinderAPI)
+            backup = ownership.read_backup(api, backup_id)
+        if backup is not None and backup.get('volume_id') not in volumes:
+            volumes |= self.promoted_volume_ids()
+        if backup is None or backup.get('volume_id') not in volumes:
+            self.refuse_foreign('backup', [backup_id], (), api.site.name)

@@ -1,4 +1,5 @@
-"""Capture a stack at a site and keep the capture at this DR site."""
+"""Capture a protection group at its primary and keep the capture at this
+DR site."""
 
 from rescuer import capture
 from rescuer import cinder
@@ -7,27 +8,20 @@ from rescuer import heat
 from rescuer_mistral.actions import base
 
 
-class CaptureStackAction(base.RescuerAction):
-    """Capture a stack (or some of its resources) and store the capture.
+class CaptureStackAction(base.GroupAction):
+    """Capture a protection group's members at its primary and store the
+    capture.  The stack and members are the group's registered ones.
 
-    :param site: the primary site, from the DR site registry.
-    :param stack: the stack's name or id there.
-    :param group: the protection group the capture belongs to.
-    :param members: resource names to capture (default: the whole stack).
+    :param group: the protection group (registered at this DR site).
     :returns: ``{capture_id, group, site, api_calls, counts, stored_as}``
         - a summary, not the document (which stays in the store).
     """
 
-    def __init__(self, site, stack, group, members=None):
-        super().__init__()
-        self.site = site
-        self.stack = stack
-        self.group = group
-        self.members = members
-
     def execute(self, context):
-        return capture_and_store(self, context, self.site, self.stack,
-                                 self.group, self.members)
+        definition = self.definition()
+        return capture_and_store(self, context, definition['primary_site'],
+                                 definition['stack_id'], self.group,
+                                 definition.get('members'))
 
 
 def capture_and_store(action, context, site_name, stack, group, members):
@@ -48,32 +42,27 @@ def capture_and_store(action, context, site_name, stack, group, members):
             'stored_as': str(path)}
 
 
-class GroupSnapshotAction(base.RescuerAction):
+class GroupSnapshotAction(base.GroupAction):
     """One step of the volume group snapshot consistency hook at the
-    primary; returns ``{state, group_id, group_snapshot_id, volumes}``,
-    ``state`` IN_PROGRESS until the snapshot is available (workflows
-    retry while it is).
+    group's primary; returns ``{state, group_id, group_snapshot_id,
+    volumes}``, ``state`` IN_PROGRESS until the snapshot is available
+    (workflows retry while it is).
 
-    :param site: the primary site.
-    :param stack: the stack's name or id there.
     :param group: the protection group.
     :param run_id: the run the snapshot belongs to (one per run).
-    :param members: resource names (default: the whole stack).
     """
 
-    def __init__(self, site, stack, group, run_id, members=None):
-        super().__init__()
-        self.site = site
-        self.stack = stack
-        self.group = group
+    def __init__(self, group, run_id):
+        super().__init__(group)
         self.run_id = run_id
-        self.members = members
 
     def execute(self, context):
-        site, session, _ = self.session_for(context, self.site)
+        definition = self.definition()
+        site, session, _ = self.session_for(context,
+                                            definition['primary_site'])
         volumes = consistency.member_volumes(
-            heat.HeatAPI(session, site).resources(self.stack),
-            set(self.members or []))
+            heat.HeatAPI(session, site).resources(definition['stack_id']),
+            set(definition.get('members') or []))
         if not volumes:
             return {'state': consistency.COMPLETE, 'group_id': None,
                     'group_snapshot_id': None, 'volumes': []}
@@ -81,21 +70,16 @@ class GroupSnapshotAction(base.RescuerAction):
                                    self.group, volumes, self.run_id)
 
 
-class ReleaseVolumeGroupAction(base.RescuerAction):
+class ReleaseVolumeGroupAction(base.GroupAction):
     """One step of removing the group snapshot hook's Cinder group and
-    snapshots at the primary (on unregister); ``{state}`` is
+    snapshots at the group's primary (on unregister); ``{state}`` is
     IN_PROGRESS until nothing is left.
 
-    :param site: the primary site.
     :param group: the protection group.
     """
 
-    def __init__(self, site, group):
-        super().__init__()
-        self.site = site
-        self.group = group
-
     def execute(self, context):
-        site, session, _ = self.session_for(context, self.site)
+        site, session, _ = self.session_for(
+            context, self.definition()['primary_site'])
         return consistency.release(cinder.CinderAPI(session, site),
                                    self.group)

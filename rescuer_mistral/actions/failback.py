@@ -8,6 +8,7 @@ from rescuer import exceptions
 from rescuer import failback
 from rescuer import failover
 from rescuer import heat
+from rescuer import ownership
 from rescuer import switchover
 from rescuer_mistral.actions import backups as backup_actions
 from rescuer_mistral.actions import base
@@ -69,21 +70,25 @@ class DrainAction(base.GroupAction):
                                           self.group)}
 
 
-class ServersStateAction(base.RescuerAction):
+class ServersStateAction(base.GroupAction):
     """COMPLETE once every server is in ``want`` (IN_PROGRESS before).
 
-    :param site: the servers' site.
-    :param server_ids: the servers.
+    :param group: the protection group the servers are of.
+    :param site: the servers' site (the group's primary or DR site).
+    :param server_ids: the servers (the group's, by Rescuer's records).
     :param want: the status, SHUTOFF by default.
     """
 
-    def __init__(self, site, server_ids, want='SHUTOFF'):
-        super().__init__()
+    def __init__(self, group, site, server_ids, want='SHUTOFF'):
+        super().__init__(group)
         self.site = site
         self.server_ids = server_ids
         self.want = want
 
     def execute(self, context):
+        if self.server_ids:
+            self.refuse_foreign('server', self.server_ids,
+                                self.owned_server_ids(self.site), self.site)
         site, session = self.rescuer_session_for(self.site)
         return failback.servers_state(compute.ComputeAPI(session, site),
                                       self.server_ids, self.want)
@@ -114,21 +119,34 @@ class BackupPromotedAction(base.GroupAction):
 
     def execute(self, context):
         api = self.at('recovery', cinder.CinderAPI)
+        refuse_unpromoted(self, api, [self.promoted])
         return dict(self.promoted, site=api.site.name,
                     backup_id=failback.backup_promoted(api, self.promoted))
+
+
+def refuse_unpromoted(action, api, items):
+    """Refuse ``items`` (``[{volume_id, dr_volume_id}]``) that are not the
+    group's promoted volumes at ``api``'s site, by Rescuer's records."""
+    action.refuse_foreign('promoted volume', ownership.unpromoted(
+        api, action.capture(), items), (), api.site.name)
 
 
 class BackupStatusAction(failover_actions.VolumeStatusAction):
     """COMPLETE once every backup is available (IN_PROGRESS before).
 
+    :param group: the protection group the backups are of.
     :param site: the backups' site.
-    :param backup_ids: the backups.
+    :param backup_ids: the backups (of the group's volumes).
     """
 
     state_of = 'backup_state'
 
-    def __init__(self, site, backup_ids):
-        super().__init__(site, backup_ids)
+    def __init__(self, group, site, backup_ids):
+        super().__init__(group, site, backup_ids)
+
+    def refuse_owned(self, api):
+        for backup_id in self.ids:
+            self.owned_backup(api, backup_id)
 
 
 class TransferBackupAction(base.GroupAction):
@@ -147,11 +165,12 @@ class TransferBackupAction(base.GroupAction):
         self.to = to
 
     def execute(self, context):
-        source = 'recovery' if self.to == 'primary' else 'primary'
+        source = self.at('recovery' if self.to == 'primary' else 'primary',
+                         cinder.CinderAPI)
+        self.owned_backup(source, self.backup_id)
         target = self.at(self.to, cinder.CinderAPI)
         return {'site': target.site.name, 'backup_id': failback.
-                transfer_backup(self.at(source, cinder.CinderAPI),
-                                target, self.backup_id)}
+                transfer_backup(source, target, self.backup_id)}
 
 
 class RestorePrimaryVolumesAction(base.GroupAction):
@@ -172,11 +191,22 @@ class RestorePrimaryVolumesAction(base.GroupAction):
         api = self.at('primary', cinder.CinderAPI)
         nova = self.at('primary', compute.ComputeAPI)
         capture = self.capture()
+        refuse_foreign_restores(self, api, self.backups)
         restoring = [failback.restore_primary_volume(
             api, nova, capture, item['volume_id'], item['backup_id'])[
                 'restoring'] for item in self.backups]
         return {'site': api.site.name, 'restoring': all(restoring),
                 'volume_ids': [item['volume_id'] for item in self.backups]}
+
+
+def refuse_foreign_restores(action, api, items):
+    """Refuse a restore (``[{volume_id, backup_id}]``) onto a volume that
+    is not the group's, or from a backup of another volume."""
+    action.refuse_foreign('volume', [item['volume_id'] for item in items],
+                          ownership.capture_volumes(action.capture()),
+                          action.definition()['primary_site'])
+    for item in items:
+        action.owned_backup(api, item['backup_id'])
 
 
 class RetirePrimaryServersAction(base.GroupAction):
@@ -207,6 +237,9 @@ class RefreshPrimaryAction(base.GroupAction):
         self.volume_ids = volume_ids or []
 
     def execute(self, context):
+        self.refuse_foreign('volume', self.volume_ids,
+                            ownership.capture_volumes(self.capture()),
+                            self.definition()['primary_site'])
         api = self.at('primary', heat.HeatAPI)
         result = failback.refresh_primary(
             api, self.at('primary', compute.NetworkAPI), self.definition(),
@@ -253,6 +286,8 @@ class FinishFailbackAction(base.GroupAction):
         self.promoted = promoted or []
 
     def execute(self, context):
+        refuse_unpromoted(self, self.at('recovery', cinder.CinderAPI),
+                          self.promoted)
         failback.clean_up(self.at('recovery', cinder.CinderAPI),
                           self.at('primary', cinder.CinderAPI),
                           self.promoted)
@@ -292,5 +327,6 @@ class RestoreAtRecoveryAction(base.GroupAction):
 
     def execute(self, context):
         api = self.at('recovery', cinder.CinderAPI)
+        refuse_foreign_restores(self, api, self.backups)
         return [dict(switchover.restore_at_dr(api, item), site=api.site.name)
                 for item in self.backups]

@@ -12,6 +12,7 @@ from rescuer import exceptions
 from rescuer import failover
 from rescuer import heat
 from rescuer import mistral
+from rescuer import ownership
 from rescuer import report
 from rescuer import sync
 from rescuer_mistral.actions import base
@@ -214,28 +215,41 @@ class PromoteVolumeAction(base.GroupAction):
 
     def execute(self, context):
         api = self.at('recovery', cinder.CinderAPI)
+        volume = self._recorded()
         backup = None
-        if self.volume['method'] == 'backup':
+        if volume['method'] == 'backup':
             backup = backups.newest(self.store().backups(self.group),
-                                    self.volume['volume_id'], self.group)
+                                    volume['volume_id'], self.group)
         return dict(failover.promote_volume(
-            api, self.definition(), self.volume, backup,
+            api, self.definition(), volume, backup,
             compute=self.at('recovery', compute.ComputeAPI)),
             site=api.site.name)
 
+    def _recorded(self):
+        """The group's replicated volume the input names, as Rescuer's
+        capture of the group records it (never the input's own fields)."""
+        wanted = (self.volume or {}).get('volume_id')
+        for volume in failover.replicated_volumes(self.capture()):
+            if volume['volume_id'] == wanted:
+                return volume
+        raise exceptions.NotOwned(
+            'volume %s: not a replicated volume of group %s, by Rescuer\'s '
+            'records of it' % (wanted, self.group))
 
-class VolumeStatusAction(base.RescuerAction):
+
+class VolumeStatusAction(base.GroupAction):
     """IN_PROGRESS until every volume is available (or in-use), COMPLETE
     then; fails when one went to error.  For retry policies.
 
-    :param site: the volumes' site.
-    :param volume_ids: the volumes.
+    :param group: the protection group the volumes are of.
+    :param site: the volumes' site (the group's primary or DR site).
+    :param volume_ids: the volumes (the group's, by Rescuer's records).
     """
 
     state_of = 'volume_state'
 
-    def __init__(self, site, volume_ids):
-        super().__init__()
+    def __init__(self, group, site, volume_ids):
+        super().__init__(group)
         self.site = site
         self.ids = volume_ids
 
@@ -243,9 +257,15 @@ class VolumeStatusAction(base.RescuerAction):
         if not self.ids:
             return 'COMPLETE'
         site, session = self.rescuer_session_for(self.site)
-        state = getattr(cinder.CinderAPI(session, site), self.state_of)
+        api = cinder.CinderAPI(session, site)
+        self.refuse_owned(api)
+        state = getattr(api, self.state_of)
         states = {state(one) for one in self.ids}
         return 'IN_PROGRESS' if 'IN_PROGRESS' in states else 'COMPLETE'
+
+    def refuse_owned(self, api):
+        self.refuse_foreign('volume', self.ids,
+                            self.owned_volume_ids(self.site), self.site)
 
 
 class ActivateAction(base.GroupAction):
@@ -266,6 +286,15 @@ class ActivateAction(base.GroupAction):
         self.serve_first = serve_first
 
     def execute(self, context):
+        if self.promoted:
+            site = self.definition()['recovery_site']
+            self.refuse_foreign('volume', [p['volume_id'] for p in
+                                           self.promoted],
+                                ownership.capture_volumes(self.capture()),
+                                self.definition()['primary_site'])
+            self.refuse_foreign('volume', [p['dr_volume_id'] for p in
+                                           self.promoted],
+                                self.promoted_volume_ids(), site)
         api = self.api(context, 'recovery', heat.HeatAPI)
         return dict(failover.activate(
             api, self.definition(), self.capture(),
@@ -350,7 +379,7 @@ class RunReportAction(base.RescuerAction):
             site = self.caller_site(context)
         else:
             site = self.registry().get(self.plan['site'])
-        _, session, _ = self.session_for(context, site.name)
+        _, session = self.caller_session_for(context, site.name)
         api = mistral.MistralAPI(session, site)
         executions = api.run_executions(self.execution_id)
         if self.plan is None:
@@ -396,7 +425,7 @@ class TierRecoveredAction(base.RescuerAction):
     def execute(self, context):
         if not self.groups:
             return report.RECOVERED
-        site, session, _ = self.session_for(context, self.site)
+        site, session = self.caller_session_for(context, self.site)
         progress = mistral.MistralAPI(session, site).run_progress(
             self.run_id, self.groups)
         return report.tier_progress(progress, self.groups,

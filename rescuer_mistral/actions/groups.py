@@ -1,9 +1,12 @@
 """Actions on protection groups at this DR site: register, sync the
 recovery stack, record syncs, unregister."""
 
+from rescuer import clients
 from rescuer import exceptions
 from rescuer import groups
 from rescuer import heat
+from rescuer import mistral
+from rescuer import ownership
 from rescuer import sync
 from rescuer_mistral.actions import backups as backup_actions
 from rescuer_mistral.actions import base
@@ -26,10 +29,40 @@ class RegisterGroupAction(base.RescuerAction):
         definition = groups.check(self.definition)
         self.registry().get(definition['recovery_site'])
         self.registry().get(definition['primary_site'])
+        self.refuse_unmapped(definition)
+        self.refuse_foreign_hooks(context, definition)
         path = self.store().save_definition(definition)
         return {'group': definition['group'],
                 'recovery_site': definition['recovery_site'],
                 'stored_as': str(path)}
+
+    def refuse_unmapped(self, definition):
+        """The caller's project must be the one Rescuer protects here,
+        and the group's stack one of its mapped project at the primary
+        (read with Rescuer's credential there)."""
+        dr_site, dr_session = self.rescuer_session_for(
+            definition['recovery_site'])
+        site, session = self.rescuer_session_for(definition['primary_site'])
+        ownership.refuse_unmapped(
+            definition, self.caller_project,
+            clients.project_of(dr_session, dr_site),
+            heat.HeatAPI(session, site).get_stack(definition['stack_id']),
+            clients.project_of(session, site))
+
+    def refuse_foreign_hooks(self, context, definition):
+        """The group's pre and post workflows must be workflows of the
+        caller's own project at this DR site's Mistral."""
+        hooks = definition.get('consistency_hooks') or {}
+        names = [hooks[k] for k in ('pre_workflow', 'post_workflow')
+                 if hooks.get(k)]
+        if not names:
+            return
+        site, session = self.caller_session_for(context,
+                                                definition['recovery_site'])
+        api = mistral.MistralAPI(session, site)
+        for name in names:
+            ownership.refuse_foreign_workflow(
+                definition, name, api.workflow(name), self.caller_project)
 
 
 class GetGroupAction(base.GroupAction):
@@ -70,28 +103,44 @@ def apply_standby(action, context):
                 capture_id=capture['capture_id'], site=api.site.name)
 
 
-class StackStatusAction(base.RescuerAction):
+class StackStatusAction(base.GroupAction):
     """Where a stack's current action stands: IN_PROGRESS or COMPLETE
     (fails with Heat's reason when it FAILED, and when no heat-engine is
     left to finish it: the one running it died).  Workflows wait with a
     retry policy that continues while the result is IN_PROGRESS.
+
+    A stack at this DR site is read with the caller's own identity (Heat
+    shows the caller only its project's stacks).  A stack at another site
+    is read with Rescuer's credential there: it must be a stack of
+    ``group`` by Rescuer's records.
 
     :param site: the site of the stack.
     :param stack: the stack's id or name.
     :param action: expect this action (CREATE, UPDATE, DELETE); another
         one counts as IN_PROGRESS.
     :param gone_is_done: a stack that does not exist is COMPLETE.
+    :param group: the protection group the stack is of (needed for a
+        stack at another site).
     """
 
-    def __init__(self, site, stack, action=None, gone_is_done=False):
-        super().__init__()
+    def __init__(self, site, stack, action=None, gone_is_done=False,
+                 group=None):
+        super().__init__(group)
         self.site = site
         self.stack = stack
         self.action = action
         self.gone_is_done = gone_is_done
 
     def execute(self, context):
-        site, session, _ = self.session_for(context, self.site)
+        site, session, how = self.session_for(context, self.site)
+        if how != base.AUTH_CALLER_TOKEN:
+            if not self.group:
+                raise exceptions.NotOwned(
+                    'stack %s at site %s: a stack at another site is read '
+                    'only for a protection group (input group)'
+                    % (self.stack, self.site))
+            self.refuse_foreign('stack', [self.stack],
+                                self.owned_stack_ids(self.site), self.site)
         return heat.HeatAPI(session, site).stack_state(
             self.stack, action=self.action, gone_is_done=self.gone_is_done,
             engines=self._engines)
@@ -122,6 +171,9 @@ class RecordSyncAction(base.GroupAction):
         self.stack_id = stack_id
 
     def execute(self, context):
+        site = self.definition()['recovery_site']
+        self.refuse_foreign('stack', [self.stack_id],
+                            self.owned_stack_ids(site), site)
         return record_sync(self, self.stack_id)
 
 

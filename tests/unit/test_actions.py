@@ -94,8 +94,7 @@ def test_list_sites_with_names_keeps_order_and_refuses_unknown(registry):
 
 def test_capture_refuses_a_registry_without_a_store(registry):
     from rescuer_mistral.actions import capture as capture_actions
-    result = capture_actions.CaptureStackAction(
-        site='site-a', stack='s', group='g').run(
+    result = capture_actions.CaptureStackAction(group='g').run(
             _context('http://127.0.0.1:2/v3'))
     assert result.is_error()
     assert 'names no store_dir' in result.error
