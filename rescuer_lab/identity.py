@@ -116,6 +116,9 @@ def configure(site, secrets):
     admin = _ensure_role(conn, 'admin')
     member = _ensure_role(conn, 'member')
     _ensure_role(conn, 'reader')
+    # Rescuer's operators: may run its actions directly at the DR site's
+    # Mistral (its policy; nobody holds it in the lab but admins).
+    _ensure_role(conn, 'rescuer_operator')
     stack_owner = _ensure_role(conn, 'heat_stack_owner')
     _ensure_role(conn, 'heat_stack_user')
 

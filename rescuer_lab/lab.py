@@ -66,7 +66,8 @@ CONFIG_FILES = (
     ('ml2_conf.ini.j2', 'neutron', 'ml2_conf.ini'),
     ('cinder.conf.j2', 'cinder', 'cinder.conf'),
 )
-MISTRAL_CONFIG = ('mistral.conf.j2', 'mistral', 'mistral.conf')
+MISTRAL_CONFIG = (('mistral.conf.j2', 'mistral', 'mistral.conf'),
+                  ('mistral-policy.yaml.j2', 'mistral', 'policy.yaml'))
 
 
 def replica_dir(site):
@@ -101,7 +102,7 @@ def write_configs(site, secrets):
         replica_dir=replica_dir(site),
     )
     env = _templates()
-    files = CONFIG_FILES + ((MISTRAL_CONFIG,) if site.runs_mistral else ())
+    files = CONFIG_FILES + (MISTRAL_CONFIG if site.runs_mistral else ())
     for template, directory, name in files:
         context['etc'] = paths.etc_dir(site, directory)
         text = env.get_template(template).render(**context)

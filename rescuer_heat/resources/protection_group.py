@@ -19,6 +19,7 @@ from rescuer import mistral
 from rescuer import protection
 from rescuer import sites
 from rescuer import sync
+from rescuer_heat import protected_project
 
 LOG = logging.getLogger(__name__)
 
@@ -211,8 +212,11 @@ class ProtectionGroup(resource.Resource):
     attributes_schema = {
         PROTECTION_STATUS: attributes.Schema(
             _('protected (its recovery stack at the recovery site is at '
-              'its standby level), failed-over (the recovery stack serves '
-              'the group), or unknown (the recovery site does not '
+              'its standby level), fenced (a failover or switchover '
+              'fenced the primary and has not activated the recovery '
+              'stack: a run failed or is running; the scheduled sync '
+              'only enforces the fence), failed-over (the recovery stack '
+              'serves the group), or unknown (the recovery site does not '
               'answer).'),
             type=attributes.Schema.STRING,
             cache_mode=attributes.Schema.CACHE_NONE),
@@ -314,6 +318,7 @@ class ProtectionGroup(resource.Resource):
             site = self._site()
         except rescuer_exc.RescuerError as exc:
             self._fail(str(exc), self.RECOVERY_SITE)
+        self._refuse_unprotected_project()
         rules = self.properties[self.PLACEMENT_RULES]
         problems = protection.geo_problems(
             site, rules.get(self.ALLOWED_COUNTRIES),
@@ -331,6 +336,17 @@ class ProtectionGroup(resource.Resource):
         if missing:
             self._fail(protection.describe_unmapped(missing, site.name),
                        self.MAPPINGS)
+
+    def _refuse_unprotected_project(self):
+        """Only the project Rescuer protects here may hold a group (see
+        :mod:`rescuer_heat.protected_project`)."""
+        try:
+            primary = self._primary_site(sites.Registry.load())
+        except rescuer_exc.RescuerError as exc:
+            self._fail(str(exc), self.RECOVERY_SITE)
+        problem = protected_project.problem(self.stack.context, primary)
+        if problem:
+            self._fail(problem, self.RECOVERY_SITE)
 
     def add_dependencies(self, deps):
         super().add_dependencies(deps)
@@ -477,11 +493,11 @@ class ProtectionGroup(resource.Resource):
             site, session = self._recovery_session()
             stack = sync.find_stack(rescuer_heat.HeatAPI(session, site),
                                     self._group())
-            last_sync = None
+            last_sync, fenced = None, False
             if stack is not None and with_sync:
-                last_sync = mistral.MistralAPI(session, site).run_action(
-                    groups.GET_GROUP_ACTION,
-                    {'group': self._group()})['last_sync']
+                group = mistral.MistralAPI(session, site).run_action(
+                    groups.GET_GROUP_ACTION, {'group': self._group()})
+                last_sync, fenced = group['last_sync'], bool(group['fence'])
         except rescuer_exc.RescuerError as exc:
             LOG.warning('Protection group %s: %s', self._group(), exc)
             return {self.PROTECTION_STATUS: 'unknown'}
@@ -490,7 +506,7 @@ class ProtectionGroup(resource.Resource):
         state = {self.RECOVERY_STACK_ID: stack['id'],
                  self.PROTECTION_STATUS: (
                      'failed-over' if sync.is_failed_over(stack)
-                     else 'protected')}
+                     else 'fenced' if fenced else 'protected')}
         if last_sync:
             achieved = groups.achieved_rpo(last_sync['last_sync_time'])
             state.update({
@@ -515,8 +531,10 @@ class ProtectionGroup(resource.Resource):
             return groups.workflows(self._group())
         if self.resource_id is None:
             return None
+        # The status needs the group's record too: its fence.
         return self._recovery_state(
-            with_sync=name in self.SYNC_FIGURES).get(name)
+            with_sync=name in self.SYNC_FIGURES + (
+                self.PROTECTION_STATUS,)).get(name)
 
 
 def resource_mapping():

@@ -14,6 +14,7 @@ from rescuer import exceptions as rescuer_exc
 from rescuer import heat as rescuer_heat
 from rescuer import sites
 from rescuer import standby
+from rescuer_heat import protected_project
 
 LOG = logging.getLogger(__name__)
 
@@ -142,6 +143,12 @@ class StandbyStack(resource.Resource):
         super().validate()
         if self.properties[self.TEMPLATE] is not None:
             self._template()
+        # Rescuer's credential creates the stack in the project it
+        # protects at the DR site: only that project's users here may.
+        problem = protected_project.problem(self.stack.context)
+        if problem:
+            raise exception.StackValidationFailed(
+                path=[self.stack.t.RESOURCES, self.name], message=problem)
 
     # ---------------------------------------------------------- lifecycle
 

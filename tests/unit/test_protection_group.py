@@ -55,6 +55,15 @@ class ProtectionGroupTest(common.HeatTestCase):
             'rescuer.site', constraints.SiteConstraint)
         self.patchobject(glance.ImageConstraint, 'validate_with_client')
         self.patchobject(nova.FlavorConstraint, 'validate_with_client')
+        # The project Rescuer protects at the primary: the stack's own.
+        self.project_of = self.patchobject(
+            protection_group.clients, 'project_of',
+            side_effect=lambda session, site: self.stack.context.project_id)
+        self.patchobject(protection_group.clients, 'site_session')
+        primary = mock.Mock()
+        primary.name = 'site-a'
+        self.patchobject(protection_group.ProtectionGroup, '_primary_site',
+                         return_value=primary)
         directory = self.useFixture(fixtures.TempDir()).path
         self.useFixture(fixtures.EnvironmentVariable(
             'RESCUER_SITES_FILE', str(helpers.write_registry(
@@ -144,6 +153,21 @@ class ProtectionGroupTest(common.HeatTestCase):
                          api.start_execution.call_args[0])
         self.assertEqual((group.DELETE, group.COMPLETE), group.state)
 
+    def test_status_of_a_group_whose_primary_a_run_fenced(self):
+        api = self._mistral()
+        group = self._group()
+        scheduler.TaskRunner(group.create)()
+        self.patchobject(protection_group.sync, 'find_stack',
+                         return_value={'id': 'rs', 'tags': []})
+        api.run_action.return_value = {'last_sync': None, 'fence': None}
+        self.assertEqual('protected', group.FnGetAtt('protection_status'))
+        api.run_action.return_value = {'last_sync': None,
+                                       'fence': {'enforced': True}}
+        self.assertEqual('fenced', group.FnGetAtt('protection_status'))
+        self.patchobject(protection_group.sync, 'find_stack', return_value={
+            'id': 'rs', 'tags': ['rescuer-failed-over']})
+        self.assertEqual('failed-over', group.FnGetAtt('protection_status'))
+
     def test_group_depends_on_its_members(self):
         group = self._group()
         self.assertIn(self.stack['vnf'],
@@ -203,3 +227,12 @@ class ProtectionGroupTest(common.HeatTestCase):
         group = self._group(members='[]', image='ubuntu')
         self.assertIn('no mapping at site site-b for images ubuntu',
                       self._invalid(group))
+
+    def test_a_stack_of_a_project_rescuer_does_not_protect(self):
+        group = self._group()
+        self.project_of.side_effect = None
+        self.project_of.return_value = 'the-protected-project'
+        message = self._invalid(group)
+        self.assertIn('project %s is not protected by Rescuer at site '
+                      % self.stack.context.project_id, message)
+        self.assertIn('recovery_site', message)

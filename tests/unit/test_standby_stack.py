@@ -15,6 +15,7 @@ from oslo_config import cfg
 from rescuer import exceptions as rescuer_exc
 from rescuer import heat as rescuer_heat
 from rescuer_heat import constraints
+from rescuer_heat import protected_project
 from rescuer_heat.resources import standby_stack
 
 RECOVERY = '''
@@ -73,6 +74,24 @@ class StandbyStackTest(common.HeatTestCase):
                                   rsrc.validate)
         self.assertIn('resources.standby.properties.template', str(error))
         self.assertIn('must declare a "standby_level" parameter', str(error))
+        self.api.create_stack.assert_not_called()
+
+    def test_only_the_project_rescuer_protects_here_may_hold_one(self):
+        rsrc = self._resource()
+        self.patchobject(protected_project.sites.Registry, 'load')
+        self.patchobject(protected_project, 'this_site',
+                         return_value=mock.Mock())
+        self.patchobject(protected_project.clients, 'site_session')
+        project_of = self.patchobject(protected_project.clients,
+                                      'project_of',
+                                      return_value=self.stack.context
+                                      .project_id)
+        self.assertIsNone(rsrc.validate())
+        project_of.return_value = 'the-protected-project'
+        error = self.assertRaises(exception.StackValidationFailed,
+                                  rsrc.validate)
+        self.assertIn('project %s is not protected by Rescuer at site'
+                      % self.stack.context.project_id, str(error))
         self.api.create_stack.assert_not_called()
 
     def test_create_builds_the_remote_stack_cold(self):
