@@ -194,8 +194,9 @@ def bench_capture(sizes, workdir):
                                 '--timeout', '60', name)
         try:
             wait_stack('site-a', created['id'], timeout=3600)
+            base.record_group(name, name)
             seconds, execution = run_workflow('rescuer_dr.capture_v1', {
-                'site': 'site-a', 'stack': name, 'group': name})
+                'group': name})
             summary = execution['output']['capture']
             rows.append({'size': size, 'capture_s': round(seconds, 1),
                          'api_calls': summary['api_calls'],

@@ -155,6 +155,36 @@ def service_port_parameter():
     return ['--parameter', 'service_port=%d' % random.randint(1024, 65535)]
 
 
+def project_id(cloud):
+    """The id of the project a lab cloud's user works in."""
+    return session(cloud).get_project_id()
+
+
+def record_group(stack, group=None, members=None, hooks=None,
+                 cloud='site-b', primary='site-a'):
+    """Keep a protection group's definition in site-b's DR store, as
+    ``rescuer.register_group`` keeps it for ``cloud``'s project - without
+    its first sync and recovery stack: for tests of a capture alone.
+    Returns the group's name."""
+    from rescuer import groups
+    from rescuer import sites
+    from rescuer import store
+    group = group or unique('group')
+    registry = sites.Registry.load(lab_env()['RESCUER_SITES_FILE'])
+    stack_id = stack
+    if stack and not stack.startswith('no-such'):
+        stack_id = cli_json(primary, 'stack', 'show', stack)['id']
+    store.DirectoryStore(registry.store_dir,
+                         project_id=project_id(cloud)).save_definition(
+        groups.definition(
+            group=group, primary_site=primary, stack_id=stack_id,
+            stack_name=stack, members=members, tier=1, mode='cold-standby',
+            recovery_site=next(s for s in SITES if s != primary), rpo=600,
+            rto=600, sync_interval=300,
+            consistency_hooks=hooks))
+    return group
+
+
 def unique(prefix):
     return '%s-%s' % (prefix, uuid.uuid4().hex[:8])
 

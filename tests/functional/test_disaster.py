@@ -60,10 +60,9 @@ def _stack_state(stack):
 
 
 def _capture_before_the_disaster(stack):
-    group = base.unique('dr-group')
+    group = base.record_group(stack, base.unique('dr-group'))
     execution = base.wait_execution(base.start_execution(
-        'rescuer_dr.capture_v1', {'site': 'site-a', 'stack': stack,
-                                  'group': group}), timeout=300)
+        'rescuer_dr.capture_v1', {'group': group}), timeout=300)
     assert execution['state'] == 'SUCCESS', execution.get('state_info')
     return group, execution['output']['capture']['capture_id']
 

@@ -16,8 +16,11 @@ def _by_site(output):
 def test_rescuer_actions_reach_each_site_through_its_own_keystone(template):
     path = template(RANDOM_STRING)
     names = {site: base.unique('wf-%s' % site) for site in base.SITES}
-    for site, name in names.items():
+    unprotected = base.unique('wf-unprotected')
+    for site, name in list(names.items()) + [('site-a', unprotected)]:
         base.cli(site, 'stack', 'create', '--wait', '-t', path, name)
+    # The site-a stack is one of the caller's protection groups.
+    base.record_group(names['site-a'])
     try:
         execution = base.wait_execution(
             base.start_execution('rescuer_sites.check_v1'))
@@ -34,8 +37,12 @@ def test_rescuer_actions_reach_each_site_through_its_own_keystone(template):
             assert stacks.get(name) == 'CREATE_COMPLETE', (site, stacks)
             other = names['site-b' if site == 'site-a' else 'site-a']
             assert other not in stacks  # each listing is that site's own
+        # Through Rescuer's credential the caller sees its protected
+        # stacks only, not every stack of the project Rescuer acts in.
+        assert unprotected not in {s['name'] for s in
+                                   sites['site-a']['stacks']}
     finally:
-        for site, name in names.items():
+        for site, name in list(names.items()) + [('site-a', unprotected)]:
             base.cli(site, 'stack', 'delete', '--yes', '--wait', name)
 
 

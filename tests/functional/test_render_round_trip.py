@@ -13,9 +13,9 @@ VNF_SITE = str(base.REPO / 'examples' / 'vnf-site.yaml')
 
 
 def _capture(site, stack, group):
+    base.record_group(stack, group, primary=site)
     execution = base.wait_execution(base.start_execution(
-        'rescuer_dr.capture_v1', {'site': site, 'stack': stack,
-                                  'group': group}), timeout=300)
+        'rescuer_dr.capture_v1', {'group': group}), timeout=300)
     assert execution['state'] == 'SUCCESS', execution.get('state_info')
     return json.loads(pathlib.Path(
         execution['output']['capture']['stored_as']).read_text())
