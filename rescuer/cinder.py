@@ -1,6 +1,8 @@
 """Thin helpers over Cinder's v3 REST API at a site (microversion 3.38,
 which every call here needs at most)."""
 
+import urllib.parse
+
 from rescuer import exceptions
 from rescuer import rest
 
@@ -17,7 +19,7 @@ class CinderAPI(rest.ServiceAPI):
     def _named(self, collection, name):
         """Every one of ``collection`` called ``name`` in the session's
         project."""
-        return self._v3('GET', '/%s/detail?name=%s' % (collection, name))[
+        return self._v3('GET', '/%s/detail?name=%s' % (collection, _q(name)))[
             collection]
 
     def _first(self, collection, name):
@@ -41,11 +43,11 @@ class CinderAPI(rest.ServiceAPI):
         could take over (an admin API): ``[{reference, size,
         safe_to_manage, extra_info, ...}]``."""
         return self._v3('GET', '/manageable_volumes/detail?host=%s'
-                        '&limit=1000' % host)['manageable-volumes']
+                        '&limit=1000' % _q(host))['manageable-volumes']
 
     def attachments(self, volume_id):
         """The volume's attachments (``{id, instance, status}``)."""
-        return self._v3('GET', '/attachments?volume_id=%s' % volume_id)[
+        return self._v3('GET', '/attachments?volume_id=%s' % _q(volume_id))[
             'attachments']
 
     def delete_attachment(self, attachment_id):
@@ -77,7 +79,7 @@ class CinderAPI(rest.ServiceAPI):
 
     def group_volume_ids(self, group_id):
         return {v['id'] for v in self._v3(
-            'GET', '/volumes/detail?group_id=%s' % group_id)['volumes']}
+            'GET', '/volumes/detail?group_id=%s' % _q(group_id))['volumes']}
 
     def add_to_group(self, group_id, volume_ids):
         self._v3('PUT', '/groups/%s' % group_id, {'group': {
@@ -94,7 +96,7 @@ class CinderAPI(rest.ServiceAPI):
 
     def group_snapshots(self, group_id):
         return self._v3('GET', '/group_snapshots/detail?group_id=%s'
-                        % group_id)['group_snapshots']
+                        % _q(group_id))['group_snapshots']
 
     def create_group_snapshot(self, group_id, name):
         return self._v3('POST', '/group_snapshots', {'group_snapshot': {
@@ -112,12 +114,12 @@ class CinderAPI(rest.ServiceAPI):
     def backups_in_progress(self, volume_id):
         """The backups of ``volume_id`` being made now."""
         return self._v3('GET', '/backups/detail?volume_id=%s&status=creating'
-                        % volume_id)['backups']
+                        % _q(volume_id))['backups']
 
     def volume_backups(self, volume_id):
         """Every backup of ``volume_id``, whatever its status."""
         return self._v3('GET', '/backups/detail?volume_id=%s'
-                        % volume_id)['backups']
+                        % _q(volume_id))['backups']
 
     def get_backup(self, backup_id):
         return self._v3('GET', '/backups/%s' % backup_id)['backup']
@@ -175,3 +177,9 @@ class CinderAPI(rest.ServiceAPI):
                 self.site.name, 'GET', '/volumes/%s' % volume_id, 200,
                 'volume %s is %s' % (volume_id, volume['status']))
         return 'IN_PROGRESS'
+
+
+def _q(value):
+    """A query string value, quoted: a name or id holding ``&`` or ``=``
+    adds no parameter of its own (``all_tenants``...)."""
+    return urllib.parse.quote(str(value), safe='')

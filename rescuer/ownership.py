@@ -8,6 +8,8 @@ Rescuer gives what it makes for it) - an id passed from one workflow task
 to the next may narrow a step to some of them, never add another.
 """
 
+import re
+
 from rescuer import drill
 from rescuer import exceptions
 from rescuer import failover
@@ -152,6 +154,18 @@ def backup_of(cinder, backup_id, volumes, definition):
     return backup
 
 
+def stack_project(stack):
+    """The project a stack (as Heat's API shows it) belongs to: the one
+    in its own link, ``…/v1/<project>/stacks/<name>/<id>`` (Heat builds
+    it from the stack's identifier).  Not the ``OS::project_id``
+    parameter: a template may declare a parameter of that name."""
+    for link in stack.get('links') or []:
+        found = re.search(r'/v1/([^/]+)/stacks/', link.get('href') or '')
+        if link.get('rel') == 'self' and found:
+            return found.group(1)
+    return None
+
+
 def refuse_unmapped(definition, caller_project, dr_project, stack,
                     primary_project):
     """Refuse to register a group unless its caller is the project
@@ -164,8 +178,8 @@ def refuse_unmapped(definition, caller_project, dr_project, stack,
         raise exceptions.NotOwned(
             'group %s: your project is not one Rescuer protects at site %s'
             % (definition['group'], definition['recovery_site']))
-    owner = (stack.get('parameters') or {}).get('OS::project_id')
-    if owner != primary_project:
+    owner = stack_project(stack)
+    if owner is None or owner != primary_project:
         raise exceptions.NotOwned(
             'group %s: stack %s at site %s is not of the project Rescuer '
             'protects there' % (definition['group'], definition['stack_id'],
@@ -181,3 +195,50 @@ def refuse_foreign_workflow(definition, name, workflow, caller_project):
             'group %s: hook workflow %s is not a workflow of your project '
             'at site %s' % (definition['group'], name,
                             definition['recovery_site']))
+
+
+# What a consistency hook workflow may run: it runs inside Rescuer's sync,
+# as Rescuer's credential at the DR site (its cron trigger's trust), whose
+# roles there reach further than the protected project's users do.
+HOOK_ACTIONS = ('std.noop', 'std.echo', 'std.fail', 'std.sleep',
+                'std.async_noop', 'std.http', 'std.ssh', 'std.ssh_proxied',
+                'std.wait_ssh')
+
+
+def hook_problems(workflow):
+    """What a hook workflow (as Mistral's API shows it) runs beyond
+    :data:`HOOK_ACTIONS`: other actions, sub-workflows, action names
+    computed at run time.  [] when it runs none."""
+    import yaml
+    try:
+        document = yaml.safe_load(workflow.get('definition') or '')
+    except yaml.YAMLError as exc:
+        return ['its definition does not parse: %s' % exc]
+    if isinstance(document, dict) and 'tasks' not in document:
+        # Mistral keeps {version, <name>: {tasks...}} per workflow.
+        specs = [v for k, v in document.items() if k != 'version']
+        document = specs[0] if len(specs) == 1 else None
+    tasks = (document or {}).get('tasks') if isinstance(document,
+                                                        dict) else None
+    if not isinstance(tasks, dict):
+        return ['it has no tasks Rescuer can read']
+    problems = []
+    for name, task in sorted(tasks.items()):
+        task = task if isinstance(task, dict) else {}
+        if 'workflow' in task:
+            problems.append('task %s runs a workflow' % name)
+            continue
+        action = str(task.get('action') or 'std.noop').split()[0]
+        if action not in HOOK_ACTIONS:
+            problems.append('task %s runs %s' % (name, action))
+    return problems
+
+
+def refuse_unsafe_hook(definition, name, workflow):
+    problems = hook_problems(workflow or {})
+    if problems:
+        raise exceptions.NotOwned(
+            'group %s: hook workflow %s may run only %s (it runs inside '
+            'Rescuer\'s sync, with Rescuer\'s credential): %s'
+            % (definition['group'], name, ', '.join(HOOK_ACTIONS),
+               '; '.join(problems)))

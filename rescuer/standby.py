@@ -54,7 +54,36 @@ def check_template(template):
             'parameter "%s" must allow %s (it allows %s)'
             % (LEVEL_PARAMETER, ', '.join(LEVELS),
                ', '.join(sorted(map(str, allowed)))))
+    refused = sorted(
+        '%s (%s)' % (name, resource.get('type'))
+        for name, resource in (template.get('resources') or {}).items()
+        if not isinstance(resource, dict) or
+        not _allowed_type(resource.get('type')))
+    if refused:
+        raise exceptions.InvalidTemplate(
+            'resources of types Rescuer does not create at a DR site with '
+            'its credential: %s (no %s; no nested or remote templates)'
+            % (', '.join(refused), ', '.join(REFUSED_TYPE_PREFIXES)))
     return template
+
+
+# Resource types a standby stack may not hold: the stack is created with
+# Rescuer's credential at the DR site, whose roles there (running Rescuer's
+# actions, Cinder's manage-existing and backup import) a workflow, a cron
+# trigger or a role assignment in the template would act with.
+REFUSED_TYPE_PREFIXES = ('OS::Mistral::', 'OS::Keystone::', 'OS::Rescuer::',
+                         'OS::Heat::Stack', 'OS::Heat::SoftwareDeployment',
+                         'OS::Heat::StructuredDeployment',
+                         'OS::Zaqar::')
+
+
+def _allowed_type(resource_type):
+    """A resource type a standby stack may hold: a plain ``OS::`` type,
+    not a template resource (a file or URL whose contents Rescuer would
+    not have checked) and none of :data:`REFUSED_TYPE_PREFIXES`."""
+    return (isinstance(resource_type, str) and
+            resource_type.startswith('OS::') and
+            not resource_type.startswith(REFUSED_TYPE_PREFIXES))
 
 
 def parameters(level, extra=None):

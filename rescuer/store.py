@@ -82,14 +82,19 @@ class DirectoryStore:
         if self.root.is_dir():
             _tighten_root(self.root)
 
-    def _group_dir(self, group):
+    def _group_dir(self, group, claim=False):
+        """The group's directory, if this store's project owns it (or it
+        does not exist yet).  A directory without an owner (a group kept
+        before owners were recorded) is no project's - but Rescuer's own
+        and, with ``claim``, that of the project registering it (only
+        the project Rescuer protects may register)."""
         if not isinstance(group, str) or not group or '/' in group or \
                 group.startswith('.'):
             raise exceptions.InvalidCapture('bad group name %r' % (group,))
         directory = self.root / group
-        if self.project_id is not None:
+        if self.project_id is not None and directory.exists():
             owner = self._owner(directory)
-            if owner is not None and owner != self.project_id:
+            if owner != self.project_id and not (owner is None and claim):
                 raise exceptions.NotFound(
                     'group %s is not registered at this DR site' % group)
         return directory
@@ -153,10 +158,10 @@ class DirectoryStore:
         """Keep a group's definition; the group belongs to this store's
         project from now on."""
         groups.check(definition)
-        directory = self._group_dir(definition['group'])
+        directory = self._group_dir(definition['group'], claim=True)
         if self.project_id is not None and self._owner(directory) is None:
-            self._save_record(definition['group'], OWNER,
-                              {'project_id': self.project_id})
+            self._make_dir(directory)
+            _write_json(directory / OWNER, {'project_id': self.project_id})
         return self._save_record(definition['group'], DEFINITION, definition)
 
     def definition(self, group):
@@ -226,7 +231,9 @@ class DirectoryStore:
     @contextlib.contextmanager
     def _locked(self, group, lock_name):
         directory = self._group_dir(group)
-        self._make_dir(directory)
+        if not (directory / DEFINITION).is_file():
+            raise exceptions.NotFound(
+                'group %s is not registered at this DR site' % group)
         fd = os.open(directory / lock_name,
                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
         os.fchmod(fd, FILE_MODE)    # whatever the umask, or its old mode
@@ -279,8 +286,7 @@ class DirectoryStore:
         for directory in sorted(self.root.iterdir()):
             if not (directory / DEFINITION).is_file():
                 continue
-            owner = self._owner(directory)
-            if self.project_id is None or owner in (None, self.project_id):
+            if self.project_id in (None, self._owner(directory)):
                 found.append(directory.name)
         return found
 

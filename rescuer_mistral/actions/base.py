@@ -91,6 +91,14 @@ class RescuerAction(actions.Action):
 
     def run(self, context):
         security = getattr(context, 'security', None)
+        if getattr(security, 'is_target', False):
+            # Mistral takes the project, token and Keystone of a run
+            # started with X-Target-* headers from those headers, which
+            # nobody checks: any caller could name any project.
+            return actions.Result(error=(
+                '%s: Rescuer does not run for a "target cloud" (a run '
+                'started with X-Target-* headers): start it without them, '
+                'as the project it is for' % self.__class__.__name__))
         self.caller_project = getattr(security, 'project_id', None)
         try:
             return self.execute(context)

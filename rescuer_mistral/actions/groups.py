@@ -50,19 +50,48 @@ class RegisterGroupAction(base.RescuerAction):
             clients.project_of(session, site))
 
     def refuse_foreign_hooks(self, context, definition):
-        """The group's pre and post workflows must be workflows of the
-        caller's own project at this DR site's Mistral."""
+        refuse_unsafe_hooks(self, context, definition)
+
+
+def refuse_unsafe_hooks(action, context, definition):
+    """The group's pre and post workflows must be workflows of the
+    caller's own project at this DR site's Mistral, running only plain
+    ``std`` actions (:func:`rescuer.ownership.hook_problems`): they run
+    inside Rescuer's sync, with Rescuer's credential."""
+    hooks = definition.get('consistency_hooks') or {}
+    names = [hooks[k] for k in ('pre_workflow', 'post_workflow')
+             if hooks.get(k)]
+    if not names:
+        return
+    site, session, _ = action.session_for(context,
+                                          definition['recovery_site'])
+    api = mistral.MistralAPI(session, site)
+    for name in names:
+        workflow = api.workflow(name)
+        ownership.refuse_foreign_workflow(definition, name, workflow,
+                                          action.caller_project)
+        ownership.refuse_unsafe_hook(definition, name, workflow)
+
+
+class ConsistencyHooksAction(base.GroupAction):
+    """The group's consistency hooks, checked again before each capture
+    (a hook workflow changed since registration is refused the same
+    way).
+
+    :param group: the group name.
+    :returns: ``{site, pre_workflow, post_workflow,
+        volume_group_snapshot}`` (``site``: the group's primary).
+    """
+
+    def execute(self, context):
+        definition = self.definition()
+        refuse_unsafe_hooks(self, context, definition)
         hooks = definition.get('consistency_hooks') or {}
-        names = [hooks[k] for k in ('pre_workflow', 'post_workflow')
-                 if hooks.get(k)]
-        if not names:
-            return
-        site, session = self.caller_session_for(context,
-                                                definition['recovery_site'])
-        api = mistral.MistralAPI(session, site)
-        for name in names:
-            ownership.refuse_foreign_workflow(
-                definition, name, api.workflow(name), self.caller_project)
+        return {'site': definition['primary_site'],
+                'pre_workflow': hooks.get('pre_workflow'),
+                'post_workflow': hooks.get('post_workflow'),
+                'volume_group_snapshot': bool(
+                    hooks.get('volume_group_snapshot'))}
 
 
 class GetGroupAction(base.GroupAction):

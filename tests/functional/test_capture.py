@@ -129,6 +129,10 @@ workflows:
     input: [group, site]
     tasks:
       resume: {action: std.noop}
+  reach_further_v1:
+    input: [group, site]
+    tasks:
+      list: {action: rescuer.list_sites}
 '''
 
 
@@ -164,3 +168,15 @@ def test_consistency_hooks_wrap_the_capture(vnf_stack, template):
         'CaptureStackAction: orchestration /stacks/no-such-stack: not found '
         'at site site-a')
     assert _tasks(failed['id'])['resume_then_fail']['state'] == 'SUCCESS'
+
+    # A hook runs inside Rescuer's sync, as its caller: one that runs
+    # more than plain std actions is refused before anything runs.
+    group = base.record_group(vnf_stack, hooks={
+        'pre_workflow': 'rescuer_test_hooks.reach_further_v1'})
+    refused = base.wait_execution(base.start_execution(
+        'rescuer_dr.capture_v1', {'group': group}), timeout=300)
+    assert refused['state'] == 'ERROR'
+    assert ('hook workflow rescuer_test_hooks.reach_further_v1 may run '
+            'only std.noop') in refused['output']['error']
+    assert 'task list runs rescuer.list_sites' in refused['output']['error']
+    assert set(_tasks(refused['id'])) == {'start', 'fail_with_error'}

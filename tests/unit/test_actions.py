@@ -119,7 +119,12 @@ def _registry_with_store(tmp_path, monkeypatch):
     path.write_text(yaml.safe_dump(document))
     monkeypatch.setenv('RESCUER_SITES_FILE', str(path))
     from rescuer import store
-    return store.DirectoryStore(tmp_path / 'store', project_id='project-b')
+    from tests.unit import test_groups
+    dr_store = store.DirectoryStore(tmp_path / 'store',
+                                    project_id='project-b')
+    # Group g registered by the caller's project.
+    dr_store.save_definition(test_groups._definition(group='g'))
+    return dr_store
 
 
 def test_sync_enforces_only_a_recorded_fence(tmp_path, monkeypatch):

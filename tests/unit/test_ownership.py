@@ -124,7 +124,9 @@ def test_a_backup_must_be_of_one_of_the_groups_volumes():
 
 
 def _stack(project):
-    return {'id': 'stack-a', 'parameters': {'OS::project_id': project}}
+    return {'id': 'stack-a', 'parameters': {'OS::project_id': 'nfv-a'},
+            'links': [{'rel': 'self', 'href': 'http://127.0.0.1:28004/v1/'
+                       '%s/stacks/vnf/stack-a' % project}]}
 
 
 def test_registration_needs_the_protected_project_at_both_sites():
@@ -135,11 +137,15 @@ def test_registration_needs_the_protected_project_at_both_sites():
                              'site site-b'):
         ownership.refuse_unmapped(DEFINITION, 'tenant-b', 'nfv-b',
                                   _stack('nfv-a'), 'nfv-a')
-    with pytest.raises(exceptions.NotOwned,
-                       match='stack stack-a at site site-a is not of the '
-                             'project Rescuer protects there'):
-        ownership.refuse_unmapped(DEFINITION, 'nfv-b', 'nfv-b',
-                                  _stack('tenant-b-a'), 'nfv-a')
+    # Its own link says whose it is, whatever parameter its template
+    # declares as OS::project_id.
+    for stack in (_stack('tenant-b-a'), {'id': 'stack-a', 'parameters': {
+            'OS::project_id': 'nfv-a'}}):
+        with pytest.raises(exceptions.NotOwned,
+                           match='stack stack-a at site site-a is not of '
+                                 'the project Rescuer protects there'):
+            ownership.refuse_unmapped(DEFINITION, 'nfv-b', 'nfv-b', stack,
+                                      'nfv-a')
 
 
 def test_hooks_must_be_workflows_of_the_callers_project():
@@ -322,3 +328,61 @@ def test_a_project_lists_only_its_own_groups(tmp_path):
         == ['g-b']
     assert store.DirectoryStore(tmp_path).groups() == ['g-b', 'g-nfv']
     assert store.DirectoryStore(tmp_path / 'none').groups() == []
+
+
+def test_a_run_for_a_target_cloud_is_refused(registry):
+    security = mistral_context.SecurityContext(
+        auth_uri='http://nowhere/v3', auth_token='x',
+        project_id='the-protected-project', is_target=True)
+    result = stacks_actions.ListStacksAction(site='site-a').run(
+        mistral_context.ActionContext(security_ctx=security))
+    assert result.is_error()
+    assert 'Rescuer does not run for a "target cloud"' in result.error
+
+
+def test_a_name_cannot_add_parameters_to_a_cinder_query():
+    from rescuer import cinder
+    calls = []
+
+    class Recording(cinder.CinderAPI):
+        def __init__(self):
+            pass
+
+        def _call(self, method, path, body=None, ok=None, headers=None):
+            calls.append(path)
+            return {'backups': []}
+
+    Recording().find_backup('rescuer-sync-v-x&all_tenants=1&name=theirs')
+    assert calls == ['/backups/detail?name=rescuer-sync-v-x%26all_tenants'
+                     '%3D1%26name%3Dtheirs']
+
+
+QUIESCE = """
+version: '2.0'
+quiesce_v1:
+  input: [group, site]
+  tasks:
+    ask: {action: std.http url=http://vnf/quiesce, on-success: settle}
+    settle: {action: std.sleep seconds=1}
+    done: {}
+"""
+
+
+def test_a_hook_may_run_only_plain_std_actions():
+    assert ownership.hook_problems({'definition': QUIESCE}) == []
+    for task, problem in (
+            ('{action: cinder.volumes_manage}', 'task bad runs '
+                                                'cinder.volumes_manage'),
+            ('{action: rescuer.promote_volume}', 'task bad runs '
+                                                 'rescuer.promote_volume'),
+            ('{action: std.mistral_http}', 'task bad runs std.mistral_http'),
+            ('{workflow: rescuer_dr.unregister_v1}',
+             'task bad runs a workflow'),
+            ('{action: "<% $.which %>"}', 'task bad runs <%')):
+        text = QUIESCE + '    bad: %s\n' % task
+        assert problem in ownership.hook_problems({'definition': text}), \
+            task
+    with pytest.raises(exceptions.NotOwned, match='hook workflow wb.q may '
+                       'run only std.noop'):
+        ownership.refuse_unsafe_hook(DEFINITION, 'wb.q', {
+            'definition': QUIESCE + '    bad: {action: nova.servers_get}\n'})

@@ -37,3 +37,18 @@ def test_parameters_carry_the_level_and_refuse_unknown_levels():
         'image': 'x', 'standby_level': 'hot'}
     with pytest.raises(exceptions.InvalidTemplate, match='unknown standby'):
         standby.parameters('lukewarm')
+
+
+@pytest.mark.parametrize('resource_type', [
+    'OS::Mistral::Workflow', 'OS::Mistral::CronTrigger',
+    'OS::Keystone::RoleAssignment', 'OS::Heat::Stack',
+    'OS::Heat::SoftwareDeploymentGroup', 'OS::Rescuer::StandbyStack',
+    'https://example.com/nested.yaml', 'nested.yaml', None])
+def test_a_standby_template_cannot_make_rescuer_act_further(resource_type):
+    template = {'heat_template_version': '2021-04-16',
+                'parameters': {'standby_level': {'type': 'string'}},
+                'resources': {'ok': {'type': 'OS::Heat::RandomString'},
+                              'bad': {'type': resource_type}}}
+    with pytest.raises(exceptions.InvalidTemplate,
+                       match=r'Rescuer does not create .* bad '):
+        standby.check_template(template)

@@ -142,7 +142,9 @@ def test_writers_of_one_record_at_once_never_fail_and_leave_it_whole(
 
 
 def test_backup_records_are_changed_by_one_sync_at_a_time(tmp_path):
+    from tests.unit import test_groups
     kept = store.DirectoryStore(tmp_path)
+    kept.save_definition(test_groups._definition(group='g1'))
     kept.save_backups('g1', {'chains': {}, 'retired': []})
 
     def add(n):
@@ -285,3 +287,31 @@ def test_a_root_someone_else_owns_keeps_its_mode(tmp_path, monkeypatch):
     kept = store.DirectoryStore(tmp_path)
     kept.save(_document(group='g1'))
     assert _loose(tmp_path) == {'.': '0o755'}
+
+
+def test_a_lock_is_taken_only_on_a_registered_group(tmp_path):
+    """An unknown name leaves nothing behind (any caller could fill the
+    DR site's disk with them)."""
+    kept = store.DirectoryStore(tmp_path, project_id='p1')
+    with pytest.raises(exceptions.NotFound):
+        with kept.fence_locked('nobody'):
+            pass
+    assert not (tmp_path / 'nobody').exists()
+
+
+def test_a_group_without_an_owner_is_no_projects(tmp_path):
+    """A group kept before owners were recorded: not found by a project
+    (nor listed), until the project Rescuer protects registers it again
+    and so claims it."""
+    from tests.unit import test_groups
+    store.DirectoryStore(tmp_path).save_definition(
+        test_groups._definition(group='legacy'))
+    other = store.DirectoryStore(tmp_path, project_id='tenant-b')
+    with pytest.raises(exceptions.NotFound):
+        other.definition('legacy')
+    assert other.groups() == []
+    protected = store.DirectoryStore(tmp_path, project_id='nfv')
+    protected.save_definition(test_groups._definition(group='legacy'))
+    assert protected.groups() == ['legacy']
+    with pytest.raises(exceptions.NotFound):
+        other.definition('legacy')
