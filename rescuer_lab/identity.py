@@ -8,7 +8,9 @@ Per site:
 - domain ``heat`` with ``heat_domain_admin`` for Heat's stack users;
 - project ``nfv`` (the tenant whose VNFs are protected) with the operator
   ``nfv-operator`` and Rescuer's own user ``rescuer``, whose password is
-  the credential Rescuer uses to reach this site through its own Keystone;
+  the credential Rescuer uses to reach this site through its own Keystone
+  (roles ``member``, ``heat_stack_owner`` and ``rescuer`` - no admin - and
+  ``rescuer_operator`` at the DR site);
 - project ``tenant-b`` with ``tenant-b-operator``: another tenant, whose
   user must reach none of ``nfv``'s protection groups.
 
@@ -30,6 +32,9 @@ from keystoneauth1.identity import v3
 NFV_PROJECT = 'nfv'
 OPERATOR = 'nfv-operator'
 RESCUER_USER = 'rescuer'
+# Rescuer's role in the protected project (policy files grant it the
+# admin APIs it needs; rescuer_lab/etc/*-policy.yaml.j2).
+RESCUER_ROLE = 'rescuer'
 # Another tenant, whose user must not reach the nfv project's groups.
 OTHER_PROJECT = 'tenant-b'
 OTHER_OPERATOR = 'tenant-b-operator'
@@ -88,6 +93,12 @@ def password_works(site, name, password, domain_id='default'):
     return True
 
 
+def _revoke(conn, user, role, project):
+    """Take ``role`` in ``project`` away from ``user`` if it holds it."""
+    if conn.identity.validate_user_has_project_role(project, user, role):
+        conn.identity.unassign_project_role_from_user(project, user, role)
+
+
 def _grant(conn, user, role, project=None, domain=None):
     if project is not None:
         conn.identity.assign_project_role_to_user(project, user, role)
@@ -118,7 +129,7 @@ def configure(site, secrets):
     _ensure_role(conn, 'reader')
     # Rescuer's operators: may run its actions directly at the DR site's
     # Mistral (its policy; nobody holds it in the lab but admins).
-    _ensure_role(conn, 'rescuer_operator')
+    operator_role = _ensure_role(conn, 'rescuer_operator')
     stack_owner = _ensure_role(conn, 'heat_stack_owner')
     _ensure_role(conn, 'heat_stack_user')
 
@@ -146,6 +157,7 @@ def configure(site, secrets):
 
     nfv = _ensure_project(conn, NFV_PROJECT,
                           description='Tenant running the protected VNFs')
+    rescuer_role = _ensure_role(conn, RESCUER_ROLE)
     for name in (OPERATOR, RESCUER_USER):
         user = _ensure_user(conn, site, name,
                             secrets.get('%s/%s' % (site.name, name)),
@@ -153,10 +165,15 @@ def configure(site, secrets):
         _grant(conn, user, member, project=nfv)
         _grant(conn, user, stack_owner, project=nfv)
         if name == RESCUER_USER:
-            # Promoting data at failover takes Cinder's admin APIs
-            # (manage-existing, backup record import), in the project
-            # whose volumes they become.
-            _grant(conn, user, admin, project=nfv)
+            # Least privilege: no admin role (a lab set up before held
+            # one).  The sites' policy files make the `rescuer` role
+            # Cinder's admin (manage-existing, backup import and export
+            # need an admin context) and let it read Heat's engines;
+            # at the DR site's Mistral it runs its own actions.
+            _grant(conn, user, rescuer_role, project=nfv)
+            _revoke(conn, user, admin, project=nfv)
+            if site.runs_mistral:
+                _grant(conn, user, operator_role, project=nfv)
     other = _ensure_project(conn, OTHER_PROJECT,
                             description='Another tenant (isolation tests)')
     user = _ensure_user(conn, site, OTHER_OPERATOR,

@@ -65,6 +65,8 @@ CONFIG_FILES = (
     ('neutron.conf.j2', 'neutron', 'neutron.conf'),
     ('ml2_conf.ini.j2', 'neutron', 'ml2_conf.ini'),
     ('cinder.conf.j2', 'cinder', 'cinder.conf'),
+    ('cinder-policy.yaml.j2', 'cinder', 'policy.yaml'),
+    ('heat-policy.yaml.j2', 'heat', 'policy.yaml'),
 )
 MISTRAL_CONFIG = (('mistral.conf.j2', 'mistral', 'mistral.conf'),
                   ('mistral-policy.yaml.j2', 'mistral', 'policy.yaml'))
