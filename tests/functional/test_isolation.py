@@ -148,11 +148,12 @@ def _refused(execution, message):
         'state_info']
 
 
-def _store_files():
+def _in_store(group):
+    """Whether the DR store holds anything of ``group`` (other tests add
+    groups, and the protected group's syncs its captures, meanwhile)."""
     from rescuer import sites
     registry = sites.Registry.load(base.lab_env()['RESCUER_SITES_FILE'])
-    return sorted(str(p) for p in base.pathlib.Path(
-        registry.store_dir).rglob('*') if p.is_file())
+    return (base.pathlib.Path(registry.store_dir) / group).exists()
 
 
 def test_running_rescuers_actions_directly_is_for_its_operators():
@@ -171,7 +172,6 @@ def test_another_tenants_workflows_cannot_steer_rescuers_credential(
         protected_vnf, steer_workbooks):
     name, out, resources = protected_vnf
     group, workbook = out['group_name'], steer_workbooks[OTHER]
-    before = _store_files()
     nfv_stack = base.cli_json('site-a', 'stack', 'show', name)['id']
 
     listed = _run(workbook, 'list_v1', {'site': 'site-a'}, OTHER)
@@ -204,7 +204,7 @@ def test_another_tenants_workflows_cannot_steer_rescuers_credential(
         json.dumps(registered['output'])
 
     # Nothing changed: no record, no capture, no stack at site-b.
-    assert _store_files() == before
+    assert not _in_store(definition['group'])
     assert base.cli(OTHER, 'stack', 'show', 'rescuer-%s' % definition[
         'group'], check=False).returncode != 0
     assert base.cli('site-b', 'stack', 'show', 'rescuer-%s' % definition[
@@ -310,3 +310,49 @@ def test_a_hostile_resource_name_adds_nothing_to_the_recovery_stack(
     finally:
         base.cli('site-a', 'stack', 'delete', '--yes', '--wait', name,
                  check=False)
+
+
+def test_a_run_for_a_target_cloud_cannot_name_the_protected_project(
+        protected_vnf):
+    """Mistral takes a run's project and token from X-Target-* headers
+    without checking them: tenant-b names nfv's project there."""
+    name, out, resources = protected_vnf
+    group = out['group_name']
+    sess, endpoint = base.api(OTHER, 'workflowv2')
+    spoof = {'X-Target-Auth-Uri': 'http://127.0.0.1:9/v3',
+             'X-Target-Auth-Token': 'not-a-token',
+             'X-Target-Project-Id': base.project_id('site-b')}
+    execution = sess.post('/executions', json={
+        'workflow_name': 'rescuer_dr.sync_v1',
+        'input': json.dumps({'group': group})},
+        headers=spoof, endpoint_filter=endpoint).json()
+
+    def ended():
+        found = sess.get('/executions/%s' % execution['id'], headers=spoof,
+                         endpoint_filter=endpoint).json()
+        return found if found['state'] not in ('IDLE', 'RUNNING') else None
+    ended = base.wait_for(ended, 120, what='the spoofed run')
+    assert ended['state'] == 'ERROR', ended
+    assert 'Rescuer does not run for a "target cloud"' in json.loads(
+        ended['output'])['result']
+    assert test_failover._fence(group) is None
+
+
+@pytest.mark.parametrize('site', base.SITES)
+def test_rescuers_credential_holds_no_admin_role(site):
+    """Least privilege: member (and Rescuer's own roles) in the protected
+    project; the site's policy files make it Cinder's admin, nowhere
+    else's."""
+    roles = {a['Role'] for a in base.cli_json(
+        '%s-admin' % site, 'role', 'assignment', 'list', '--user',
+        'rescuer', '--names')}
+    assert 'admin' not in {r.split('@')[0] for r in roles}, roles
+    assert 'rescuer@Default' in roles or 'rescuer' in roles, roles
+    # Nova would list every project's servers to an admin.
+    from rescuer import clients
+    from rescuer import sites
+    registry = sites.Registry.load(base.lab_env()['RESCUER_SITES_FILE'])
+    session = clients.site_session(registry.get(site))
+    answer = session.get('/servers/detail?all_tenants=1', raise_exc=False,
+                         endpoint_filter=base.endpoint(site, 'compute'))
+    assert answer.status_code == 403, answer.status_code
