@@ -24,6 +24,7 @@ from rescuer import exceptions
 from rescuer import failover
 from rescuer import groups
 from rescuer import heat
+from rescuer import ownership
 from rescuer import render
 from rescuer import sync
 
@@ -44,18 +45,14 @@ def promoted_volumes(cinder, capture):
     """[{volume_id, dr_volume_id}] of the group's promoted volumes at the
     DR site (``cinder``'s site)."""
     found = []
-    for volume in failover.replicated_volumes(capture):
-        promoted = cinder.find_volume(failover.promoted_name(
-            volume['volume_id']))
-        if promoted is None:
+    for volume_id, dr_id in ownership.promoted_map(cinder, capture).items():
+        if dr_id is None:
             raise exceptions.NotFound(
                 'volume %s has no promoted copy %s at site %s: was the '
-                'group failed over?' % (volume['volume_id'],
-                                        failover.promoted_name(
-                                            volume['volume_id']),
+                'group failed over?' % (volume_id,
+                                        failover.promoted_name(volume_id),
                                         cinder.site.name))
-        found.append({'volume_id': volume['volume_id'],
-                      'dr_volume_id': promoted['id']})
+        found.append({'volume_id': volume_id, 'dr_volume_id': dr_id})
     return found
 
 

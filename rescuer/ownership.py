@@ -10,6 +10,8 @@ to the next may narrow a step to some of them, never add another.
 
 import re
 
+import yaml
+
 from rescuer import drill
 from rescuer import exceptions
 from rescuer import failover
@@ -103,26 +105,25 @@ def primary_servers(heat_api, definition, capture):
     return owned
 
 
+def _recovery_stacks(heat_api, group):
+    """The group's recovery and drill stacks at ``heat_api``'s site (those
+    that exist)."""
+    return [found for found in (sync.find_stack(heat_api, group),
+                                drill.find_drill(heat_api, group))
+            if found is not None]
+
+
 def recovery_stack_ids(heat_api, group):
-    """Ids and names of the group's recovery and drill stacks at
-    ``heat_api``'s site (those that exist)."""
-    owned = set()
-    for found in (sync.find_stack(heat_api, group),
-                  drill.find_drill(heat_api, group)):
-        if found is not None:
-            owned.update((found['id'], found['stack_name']))
-    return owned
+    """Ids and names of the group's recovery and drill stacks."""
+    return {key for found in _recovery_stacks(heat_api, group)
+            for key in (found['id'], found['stack_name'])}
 
 
 def recovery_servers(heat_api, group):
     """The servers of the group's recovery and drill stacks."""
-    owned = set()
-    for found in (sync.find_stack(heat_api, group),
-                  drill.find_drill(heat_api, group)):
-        if found is not None:
-            owned.update(heat.physical_ids(heat_api.resources(found['id']),
-                                           failover.SERVER_TYPES))
-    return owned
+    return {server for found in _recovery_stacks(heat_api, group)
+            for server in heat.physical_ids(heat_api.resources(found['id']),
+                                            failover.SERVER_TYPES)}
 
 
 # The volume Cinder shows for a backup whose record is being imported
@@ -209,7 +210,6 @@ def hook_problems(workflow):
     """What a hook workflow (as Mistral's API shows it) runs beyond
     :data:`HOOK_ACTIONS`: other actions, sub-workflows, action names
     computed at run time.  [] when it runs none."""
-    import yaml
     try:
         document = yaml.safe_load(workflow.get('definition') or '')
     except yaml.YAMLError as exc:

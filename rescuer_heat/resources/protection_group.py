@@ -8,7 +8,6 @@ from heat.engine import constraints
 from heat.engine import properties
 from heat.engine import resource
 from heat.engine import support
-from oslo_config import cfg
 from oslo_log import log as logging
 
 from rescuer import clients
@@ -380,9 +379,7 @@ class ProtectionGroup(resource.Resource):
         return self.resource_id or self.physical_resource_name()
 
     def _primary_site(self, registry):
-        return clients.site_of_keystone(
-            registry, self.context.keystone_v3_endpoint,
-            cfg.CONF.region_name_for_services)
+        return protected_project.this_site(self.context, registry)
 
     def _definition(self):
         registry = sites.Registry.load()

@@ -30,7 +30,7 @@ class RegisterGroupAction(base.RescuerAction):
         self.registry().get(definition['recovery_site'])
         self.registry().get(definition['primary_site'])
         self.refuse_unmapped(definition)
-        self.refuse_foreign_hooks(context, definition)
+        refuse_unsafe_hooks(self, context, definition)
         path = self.store().save_definition(definition)
         return {'group': definition['group'],
                 'recovery_site': definition['recovery_site'],
@@ -48,9 +48,6 @@ class RegisterGroupAction(base.RescuerAction):
             clients.project_of(dr_session, dr_site),
             heat.HeatAPI(session, site).get_stack(definition['stack_id']),
             clients.project_of(session, site))
-
-    def refuse_foreign_hooks(self, context, definition):
-        refuse_unsafe_hooks(self, context, definition)
 
 
 def refuse_unsafe_hooks(action, context, definition):
