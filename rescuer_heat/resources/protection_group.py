@@ -16,6 +16,7 @@ from rescuer import groups
 from rescuer import heat as rescuer_heat
 from rescuer import mistral
 from rescuer import protection
+from rescuer import shared_refs
 from rescuer import sites
 from rescuer import sync
 from rescuer_heat import protected_project
@@ -47,6 +48,18 @@ class ProtectionGroup(resource.Resource):
     range, a member that is not in the stack, a geo rule the site
     violates, a sync interval that cannot meet the RPO and an image or
     flavor of a member that has no mapping - naming the property.
+
+    Several groups of a stack may share resources (networks, subnets,
+    ports, security groups, routers, server groups, port pairs and their
+    groups, flow classifiers, volumes and servers): a resource belongs to
+    at most one group, and a member of another group that uses it
+    references the copy its group recovers.
+    The dry run refuses a resource two groups hold, a member using one
+    that no group holds (unless ``mappings.networks`` maps that network,
+    or a subnet's network, to one of the recovery site), a group using a
+    resource of a group of a later tier, and groups that use each other's
+    resources in a cycle.  A group depends on the groups whose resources
+    it uses: they register first.
 
     On create and update the group registers with the recovery site's
     Mistral: it runs ``rescuer_dr.register_v1`` there (the definition is
@@ -329,12 +342,36 @@ class ProtectionGroup(resource.Resource):
             self.sync_interval())
         if problems:
             self._fail('; '.join(problems), self.SYNC_INTERVAL)
-        missing = protection.unmapped(
-            protection.merged_mappings(site, self.properties[self.MAPPINGS]),
-            self._used_names(members))
+        mappings = protection.merged_mappings(site,
+                                              self.properties[self.MAPPINGS])
+        missing = protection.unmapped(mappings, self._used_names(members))
         if missing:
             self._fail(protection.describe_unmapped(missing, site.name),
                        self.MAPPINGS)
+        problems = shared_refs.problems(
+            self.name, *self._sharing(with_network_names=True),
+            networks=mappings[self.NETWORKS])
+        if problems:
+            self._fail('; '.join(problems), self.MEMBERS)
+
+    # -------------------------------------------------- shared resources
+
+    def _sharing(self, with_network_names=False):
+        """``(groups, resources)`` of the stack, as
+        :mod:`rescuer.shared_refs` takes them; the names a network
+        mapping may give a network or subnet only ``with_network_names``
+        (they read property values)."""
+        groups, resources = {}, {}
+        for name, res in self.stack.items():
+            if isinstance(res, ProtectionGroup):
+                group = _group_of(res)
+                if group is not None:
+                    groups[name] = group
+            else:
+                resources[name] = shared_refs.Resource(
+                    res.type(), _references(res),
+                    _network_names(res) if with_network_names else ())
+        return groups, resources
 
     def _refuse_unprotected_project(self):
         """Only the project Rescuer protects here may hold a group (see
@@ -348,11 +385,19 @@ class ProtectionGroup(resource.Resource):
             self._fail(problem, self.RECOVERY_SITE)
 
     def add_dependencies(self, deps):
+        """The group depends on its members and on the groups whose
+        resources they use (those register first).  An edge that would
+        close a cycle is left out: Heat would refuse the stack with a
+        CircularDependencyException before :meth:`validate` names the
+        groups in the cycle."""
         super().add_dependencies(deps)
         names = self.properties[self.MEMBERS] or []
         for name in names:
             if name in self.stack and name != self.name:
                 deps += (self, self.stack[name])
+        for owner in shared_refs.owner_groups(self.name, *self._sharing()):
+            if not _requires(deps, self.stack[owner], self):
+                deps += (self, self.stack[owner])
 
     def update_convergence(self, template_id, new_requires, *args,
                            **kwargs):
@@ -532,6 +577,71 @@ class ProtectionGroup(resource.Resource):
         return self._recovery_state(
             with_sync=name in self.SYNC_FIGURES + (
                 self.PROTECTION_STATUS,)).get(name)
+
+
+# Reading a property of another resource before its own validation:
+# whatever is wrong with it, its validation says.
+_PROPERTY_ERRORS = (exception.HeatException, KeyError, TypeError,
+                    ValueError)
+
+
+def _group_of(group):
+    """Another group's tier and members, or None when its properties
+    do not resolve (its own validation refuses them)."""
+    try:
+        return shared_refs.Group(group.properties[group.TIER],
+                                 list(group.properties[group.MEMBERS] or []))
+    except _PROPERTY_ERRORS:
+        return None
+
+
+def _references(res):
+    """Names of the resources of its stack that ``res`` references
+    (get_resource, get_attr, depends_on), by Heat's own reading."""
+    try:
+        return sorted(dep.name for dep in res.t.dependencies(res.stack))
+    except exception.HeatException:
+        return []
+
+
+def _raw_property(res, key):
+    """A property of ``res`` with its functions resolved but none of
+    its translations (those look names up in the cloud); None when it
+    cannot be read."""
+    try:
+        value = res.t.freeze().properties(res.properties_schema,
+                                          res.context)[key]
+    except _PROPERTY_ERRORS:
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _network_names(res):
+    """The names besides its resource name under which
+    ``mappings.networks`` may list network ``res``, or a subnet's
+    network (its ``network`` property: a name or id)."""
+    keys = {shared_refs.NET: ('name',),
+            shared_refs.SUBNET: ('network', 'network_id')}.get(res.type(), ())
+    values = (_raw_property(res, key) for key in keys)
+    return tuple(value for value in values if value)
+
+
+def _requires(deps, source, target):
+    """True when ``source`` already requires ``target``, directly or
+    not, in Heat's dependency graph ``deps``."""
+    seen, todo = set(), [source]
+    while todo:
+        node = todo.pop()
+        if node == target:
+            return True
+        if node in seen:
+            continue
+        seen.add(node)
+        try:
+            todo.extend(deps.requires(node))
+        except KeyError:
+            continue
+    return False
 
 
 def resource_mapping():

@@ -7,6 +7,8 @@ import fixtures
 from heat.common import exception
 from heat.common import template_format
 from heat.engine.clients.os import glance
+from heat.engine.clients.os import neutron
+from heat.engine.clients.os.neutron import neutron_constraints
 from heat.engine.clients.os import nova
 from heat.engine import resource
 from heat.engine import resources
@@ -44,8 +46,91 @@ resources:
       %(extra)s
 '''
 
+# Three groups sharing the first one's network, security group and port:
+# group2's port is on group1's network and in its security group, and its
+# flow classifier watches group1's port; group3's port is on the network.
+SHARED = '''
+heat_template_version: 2021-04-16
+resources:
+  net:
+    type: OS::Neutron::Net
+    properties: {name: service-net}
+  subnet:
+    type: OS::Neutron::Subnet
+    properties: {network: {get_resource: net}, cidr: 10.40.0.0/24}
+  secgroup: {type: OS::Neutron::SecurityGroup}
+  config:
+    type: OS::Heat::SoftwareConfig
+    properties: {config: echo}
+  port_a:
+    type: OS::Neutron::Port
+    properties:
+      network: {get_resource: net}
+      fixed_ips: [{subnet: {get_resource: subnet}}]
+      security_groups: [{get_resource: secgroup}]
+  vnf_a:
+    type: OS::Nova::Server
+    properties:
+      image: cirros
+      flavor: small
+      networks: [{port: {get_resource: port_a}}]
+      user_data: {get_resource: config}
+  port_b:
+    type: OS::Neutron::Port
+    properties:
+      network: {get_resource: net}
+      security_groups: [{get_resource: secgroup}]
+  vnf_b:
+    type: OS::Nova::Server
+    properties:
+      image: cirros
+      flavor: small
+      networks: [{port: {get_resource: port_b}}]
+  classifier:
+    type: OS::Neutron::FlowClassifier
+    properties:
+      logical_source_port: {get_resource: port_a}
+      protocol: tcp
+  port_c:
+    type: OS::Neutron::Port
+    properties: {network: {get_resource: net}}
+  vnf_c:
+    type: OS::Nova::Server
+    properties:
+      image: cirros
+      flavor: small
+      networks: [{port: {get_resource: port_c}}]
+  group1:
+    type: OS::Rescuer::ProtectionGroup
+    properties:
+      members: [net, subnet, secgroup, port_a, vnf_a]
+      tier: 1
+      recovery_site: site-b
+      rpo: 300
+      rto: 600
+  group2:
+    type: OS::Rescuer::ProtectionGroup
+    properties:
+      members: [port_b, vnf_b, classifier]
+      tier: 2
+      recovery_site: site-b
+      rpo: 300
+      rto: 600
+  group3:
+    type: OS::Rescuer::ProtectionGroup
+    properties:
+      members: [port_c, vnf_c]
+      tier: 3
+      mode: cold-standby
+      recovery_site: site-b
+      rpo: 600
+      rto: 1200
+'''
 
-class ProtectionGroupTest(common.HeatTestCase):
+
+class GroupTestCase(common.HeatTestCase):
+    """A stack of the project Rescuer protects, site-b in the registry
+    and its Mistral stubbed."""
 
     def setUp(self):
         super().setUp()
@@ -102,6 +187,9 @@ class ProtectionGroupTest(common.HeatTestCase):
         api.running_executions.side_effect = [['sync-1'], []]
         self.patchobject(mistral, 'MistralAPI', return_value=api)
         return api
+
+
+class ProtectionGroupTest(GroupTestCase):
 
     def test_create_registers_the_group_and_schedules_its_sync(self):
         api = self._mistral()
@@ -236,3 +324,138 @@ class ProtectionGroupTest(common.HeatTestCase):
         self.assertIn('project %s is not protected by Rescuer at site '
                       % self.stack.context.project_id, message)
         self.assertIn('recovery_site', message)
+
+
+class SharedResourcesTest(GroupTestCase):
+    """Groups of one stack sharing resources: what ``stack create
+    --dry-run`` refuses, and the order the groups register in."""
+
+    def setUp(self):
+        super().setUp()
+        # Neutron with the security group and SFC extensions.
+        self.patchobject(neutron.NeutronClientPlugin, 'has_extension',
+                         return_value=True)
+        # Glance and Nova find images and flavors by their names.
+        self.patchobject(glance.GlanceClientPlugin,
+                         'find_image_by_name_or_id', side_effect=str)
+        self.patchobject(nova.NovaClientPlugin,
+                         'find_flavor_by_name_or_id', side_effect=str)
+        self.patchobject(glance.GlanceClientPlugin, 'get_image',
+                         return_value=mock.Mock(status='active', min_ram=0,
+                                                min_disk=0))
+        self.patchobject(nova.NovaClientPlugin, 'get_flavor',
+                         return_value=mock.Mock(ram=512, disk=1))
+        for name in ('NetworkConstraint', 'SubnetConstraint',
+                     'PortConstraint'):
+            self.patchobject(getattr(neutron_constraints, name),
+                             'validate_with_client')
+
+    def _shared(self, change=None):
+        """The SHARED stack, its resources changed by ``change``."""
+        tmpl = template_format.parse(SHARED)
+        if change is not None:
+            change(tmpl['resources'])
+        self.stack = utils.parse_stack(tmpl)
+        return self.stack
+
+    def _refused(self, stack, text):
+        """The dry run of ``stack`` refuses it, saying ``text``."""
+        message = str(self.assertRaises(exception.StackValidationFailed,
+                                        stack.validate))
+        self.assertIn(text, message)
+
+    def _requires(self, name):
+        return {res.name for res in
+                self.stack.dependencies.graph()[self.stack[name]]}
+
+    def test_groups_sharing_the_first_ones_resources(self):
+        stack = self._shared()
+        self.assertIsNone(stack.validate())
+        for name in ('group1', 'group2', 'group3'):
+            self.assertIsNone(stack[name].validate())
+        self.assertEqual({'net', 'subnet', 'secgroup', 'port_a', 'vnf_a'},
+                         self._requires('group1'))
+        self.assertEqual({'group1', 'port_b', 'vnf_b', 'classifier'},
+                         self._requires('group2'))
+        self.assertEqual({'group1', 'port_c', 'vnf_c'},
+                         self._requires('group3'))
+
+    def test_a_resource_no_group_holds(self):
+        def change(resources):
+            resources['group1']['properties']['members'].remove('net')
+        stack = self._shared(change)
+        self._refused(stack, 'which no protection group of the stack holds')
+        message = self._invalid(stack['group1'])
+        self.assertIn('resources.group1.properties.members', message)
+        self.assertIn('member port_a of this group uses net '
+                      '(OS::Neutron::Net), which no protection group of the '
+                      'stack holds: add it to a group\'s members, or map it '
+                      'with mappings.networks', message)
+
+    def test_a_network_mapped_to_one_of_the_recovery_site(self):
+        def change(resources):
+            resources['group1']['properties']['members'][:2] = []
+            for name in ('group1', 'group2', 'group3'):
+                resources[name]['properties']['mappings'] = {
+                    'networks': {'service-net': 'dr-net'}}
+        stack = self._shared(change)
+        # The subnet is mapped with its network, by the network's name.
+        self.assertIsNone(stack.validate())
+        self.assertEqual({'secgroup', 'port_a', 'vnf_a'},
+                         self._requires('group1'))
+        self.assertEqual({'group1', 'port_b', 'vnf_b', 'classifier'},
+                         self._requires('group2'))
+
+    def test_a_network_the_site_registry_maps_by_resource_name(self):
+        def change(resources):
+            resources['group1']['properties']['members'][:2] = []
+        directory = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.EnvironmentVariable(
+            'RESCUER_SITES_FILE', str(helpers.write_registry(
+                directory, sites={'site-b': {
+                    'cloud': 'c', 'country': 'FR',
+                    'mappings': {'images': {'cirros': 'cirros'},
+                                 'flavors': {'small': 'small'},
+                                 'networks': {'net': 'dr-net'}}}}))))
+        self.assertIsNone(self._shared(change).validate())
+
+    def test_a_group_of_a_later_tier_cannot_hold_what_an_earlier_uses(self):
+        def change(resources):
+            resources['group1']['properties']['tier'] = 3
+            resources['group3']['properties']['tier'] = 1
+        stack = self._shared(change)
+        message = self._invalid(stack['group3'])
+        self.assertIn('resources.group3.properties.members', message)
+        self.assertIn('member port_c of this group (tier 1) uses net of '
+                      'group group1 (tier 3): a shared resource\'s group '
+                      'must be in the same or an earlier tier', message)
+
+    def test_groups_using_each_others_resources(self):
+        def change(resources):
+            resources['group2']['properties']['tier'] = 1
+            resources['vnf_a']['depends_on'] = ['vnf_b']
+        stack = self._shared(change)
+        # No edge closes the cycle in Heat's graph: the groups' own
+        # validation names it.
+        self.assertIsNotNone(stack.dependencies)
+        self._refused(stack, 'use each other\'s resources in a cycle')
+        for group in ('group1', 'group2'):
+            message = self._invalid(stack[group])
+            self.assertIn('resources.%s.properties.members' % group,
+                          message)
+            self.assertIn('member vnf_a of group1 uses vnf_b of group2',
+                          message)
+            self.assertIn('member classifier of group2 uses port_a of '
+                          'group1', message)
+        self.assertEqual([], protection_group.shared_refs.cycle(
+            'group3', *stack['group3']._sharing()))
+
+    def test_a_resource_two_groups_hold(self):
+        def change(resources):
+            resources['group2']['properties']['members'].append('secgroup')
+        stack = self._shared(change)
+        for group in ('group1', 'group2'):
+            self.assertIn('resource secgroup is a member of groups group1 '
+                          'and group2: a resource belongs to at most one '
+                          'group', self._invalid(stack[group]))
+        self._refused(stack, 'a resource belongs to at most one group')
