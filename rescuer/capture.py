@@ -620,22 +620,42 @@ def _images(api, servers):
             for i in sorted(found, key=lambda i: i['id'])]
 
 
-def _service_chains(api, port_ids):
-    """networking-sfc resources built on the members' ports (4 calls)."""
+_SFC_TYPES = ('OS::Neutron::PortPair', 'OS::Neutron::PortPairGroup',
+              'OS::Neutron::FlowClassifier', 'OS::Neutron::PortChain')
+
+
+def _service_chains(api, port_ids, member_ids=frozenset()):
+    """networking-sfc resources built on the members' ports, or members
+    themselves (4 calls)."""
     pairs = [p for p in api.get('network', '/v2.0/sfc/port_pairs')[
-        'port_pairs'] if p['ingress'] in port_ids or p['egress'] in port_ids]
+        'port_pairs'] if p['ingress'] in port_ids or p['egress'] in port_ids
+        or p['id'] in member_ids]
     pair_ids = {p['id'] for p in pairs}
     groups = [g for g in api.get('network', '/v2.0/sfc/port_pair_groups')[
-        'port_pair_groups'] if set(g['port_pairs']) & pair_ids]
+        'port_pair_groups'] if set(g['port_pairs']) & pair_ids
+        or g['id'] in member_ids]
     group_ids = {g['id'] for g in groups}
     chains = [c for c in api.get('network', '/v2.0/sfc/port_chains')[
-        'port_chains'] if set(c['port_pair_groups']) & group_ids]
+        'port_chains'] if set(c['port_pair_groups']) & group_ids
+        or c['id'] in member_ids]
     classifier_ids = {f for c in chains for f in c['flow_classifiers']}
     listed = api.get('network', '/v2.0/sfc/flow_classifiers')
     classifiers = [f for f in listed['flow_classifiers']
-                   if f['id'] in classifier_ids]
+                   if f['id'] in classifier_ids or f['id'] in member_ids]
     return {'port_pairs': pairs, 'port_pair_groups': groups,
             'flow_classifiers': classifiers, 'port_chains': chains}
+
+
+def _chained_port_ids(chains):
+    """The ports the service chain records name (a pair's, a
+    classifier's logical ports): members' or other groups'."""
+    ids = set()
+    for pair in chains['port_pairs']:
+        ids |= {pair['ingress'], pair['egress']}
+    for classifier in chains['flow_classifiers']:
+        ids |= {classifier.get('logical_source_port'),
+                classifier.get('logical_destination_port')}
+    return ids - {None}
 
 
 def capture_stack(session, site, stack_id, group=None, members=None):
@@ -673,9 +693,16 @@ def capture_stack(session, site, stack_id, group=None, members=None):
         api, 'network', '/v2.0/ports', 'ports', 'device_id', servers_ids) +
         _filtered(api, 'network', '/v2.0/ports', 'ports', 'id',
                   _ids(resources, 'OS::Neutron::Port'))}
+    member_port_ids = set(member_ports)
+    # The chains on the members' ports, and the other ports they name
+    # (those of another group: its copy is used at the DR site).
+    chains = _service_chains(api, member_port_ids,
+                             _ids(resources, *_SFC_TYPES))
+    member_ports.update((p['id'], p) for p in _filtered(
+        api, 'network', '/v2.0/ports', 'ports', 'id',
+        _chained_port_ids(chains) - member_port_ids))
     member_ports = [member_ports[i] for i in sorted(member_ports)]
     network_ids |= {p['network_id'] for p in member_ports}
-    member_port_ids = {p['id'] for p in member_ports}
     floating_ips = _filtered(api, 'network', '/v2.0/floatingips',
                              'floatingips', 'port_id', member_port_ids)
     # The external networks too: recovery maps them by name.
@@ -718,7 +745,7 @@ def capture_stack(session, site, stack_id, group=None, members=None):
                         for a in v.get('attachments') or [])]
         if volume_ids or servers else [],
     }
-    document.update(_service_chains(api, member_port_ids))
+    document.update(chains)
     document['api_calls'] = api.calls
     # Of each record, only what its kind's allow-list names.
     document = _kept(document)

@@ -170,12 +170,14 @@ def primary_health(api, compute, definition):
                            set(definition['members'] or []))
 
 
-def demote(api, definition, capture):
+def demote(api, definition, capture, held_elsewhere=None):
     """The recovery stack back to the group's standby level, without the
     promoted volumes and the failed-over tag."""
     stack = sync.recovery_stack(api, definition['group'])
-    model, template = sync.recovery_template(definition, capture, api.site)
+    model, template = sync.recovery_template(definition, capture, api.site,
+                                             held_elsewhere)
     parameters = {'standby_level': groups.standby_level(definition)}
+    parameters.update(sync.shared_parameters(api, model))
     for parameter in render.promoted_parameters(model).values():
         parameters[parameter] = ''
     if not sync.is_failed_over(stack):

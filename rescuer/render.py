@@ -53,9 +53,14 @@ SECTIONS = ('heat_template_version', 'description', 'parameters',
 # what exists), deletion_policy or update_policy.
 RESOURCE_KEYS = ('type', 'description', 'condition', 'depends_on',
                  'properties')
-FIXED_PARAMETERS = ('standby_level',)
-FIXED_CONDITIONS = ('warm', 'serving')
-OUTPUTS = ('capture_id', 'captured_at')
+FIXED_PARAMETERS = ('standby_level', 'port_chains')
+FIXED_CONDITIONS = ('warm', 'serving', 'chained')
+OUTPUTS = ('capture_id', 'captured_at', 'dr_ids')
+# The kinds of resources another group's members may use: a recovery
+# template outputs the DR-site id of each it creates (``dr_ids``, by
+# primary id), and takes those it uses of other groups as parameters.
+SHAREABLE = ('networks', 'subnets', 'security_groups', 'ports',
+             'server_groups')
 # Heat keeps a resource's name in a 255-character column: a longer one
 # cannot be a real resource's and is renamed.
 MAX_RESOURCE_NAME = 255
@@ -145,6 +150,24 @@ class _Bare(str):
     """A name :func:`_hot_name` let through."""
 
 
+_REF_FUNCTIONS = ('get_resource', 'get_param')
+
+
+def _hot_ref(value):
+    """Jinja2 filter: a reference the model made (``{get_resource:
+    name}`` or ``{get_param: name}``) written as a template author
+    would, its name checked as :func:`_hot_name` checks it; a list of
+    them as a flow list."""
+    if isinstance(value, list):
+        return _Bare('[%s]' % ', '.join(_hot_ref(v) for v in value))
+    if (not isinstance(value, dict) or len(value) != 1 or
+            next(iter(value)) not in _REF_FUNCTIONS):
+        raise jinja2.TemplateRuntimeError(
+            '%r is not a reference the model makes' % (value,))
+    (function, target), = value.items()
+    return _Bare('{%s: %s}' % (function, _hot_name(target)))
+
+
 def _hot_literal(value):
     """Jinja2 filter: captured data Heat reads as itself.  A one-key map
     whose key is an intrinsic function's name is built by map_replace
@@ -181,6 +204,7 @@ def _environment(path=None):
     environment.policies['json.dumps_function'] = yaml_safe_json
     environment.filters['hot_name'] = _hot_name
     environment.filters['hot_literal'] = _hot_literal
+    environment.filters['hot_ref'] = _hot_ref
     return environment
 
 
@@ -253,14 +277,36 @@ class _Names:
         return name
 
 
-def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
+def model(capture, mappings, ip_policy='keep', site_name='the DR site',
+          held_elsewhere=None):
     """Plain data for the templates; raises Unmapped listing every gap.
     Every resource has a safe name (:class:`_Names`); ``renamed`` maps
-    each one that is not the primary's own to the primary's."""
+    each one that is not the primary's own to the primary's.
+
+    :param held_elsewhere: ``{primary id: group}`` of what other groups
+        of the same primary hold (:func:`rescuer.shared.held_elsewhere`):
+        a network, subnet, security group, port or server group among
+        them is not created here; what uses it refers to a parameter
+        (``shared``) that the holder's copy at the DR site fills.  A
+        network ``mappings['networks']`` maps by name is not created
+        either: a parameter names the mapped one.
+    """
     name = _Names(capture['resources'])
+    held_elsewhere = held_elsewhere or {}
     missing = {}
     parameters = {}
     param_of = {}
+    shared = []
+
+    def new_parameter(prefix, source, spec):
+        # Two names that read alike (vnf.large, vnf-large) must not
+        # share one parameter: the second gets a hash of its own.
+        param, attempt = _param_name(prefix, source), 0
+        while param in parameters:
+            attempt += 1
+            param = _param_name(prefix, source, attempt)
+        parameters[param] = dict(spec, name=param)
+        return param
 
     def mapped(kind, source, prefix):
         target = mappings.get(kind, {}).get(source)
@@ -268,39 +314,87 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
             missing.setdefault(kind, set()).add(source)
             return None
         if (prefix, source) not in param_of:
-            # Two names that read alike (vnf.large, vnf-large) must not
-            # share one parameter: the second gets a hash of its own.
-            param, attempt = _param_name(prefix, source), 0
-            while param in parameters:
-                attempt += 1
-                param = _param_name(prefix, source, attempt)
-            param_of[prefix, source] = param
-            parameters[param] = {
-                'name': param, 'default': target,
+            param_of[prefix, source] = new_parameter(prefix, source, {
+                'default': target,
                 'description': '%s at the recovery site for %s at the '
-                'primary' % (prefix, source)}
+                'primary' % (prefix, source)})
         return param_of[prefix, source]
+
+    def ref(kind, primary_id, label=None):
+        """The recovered copy of the primary's ``primary_id``: this
+        stack's resource, or the parameter another group's copy fills."""
+        owner = held_elsewhere.get(primary_id)
+        if owner is None:
+            return {'get_resource': name(kind, primary_id)}
+        if ('shared', primary_id) not in param_of:
+            label = label or primary_id
+            param = new_parameter('shared_%s' % kind, label, {
+                'default': '',
+                'description': 'DR-site id of the copy of %s %s (%s at '
+                'the primary), which group %s holds' % (
+                    kind, label, primary_id, owner)})
+            param_of['shared', primary_id] = param
+            shared.append({'parameter': param, 'kind': kind,
+                           'source_id': primary_id, 'label': label,
+                           'group': owner})
+        return {'get_param': param_of['shared', primary_id]}
+
+    def mine(records):
+        return [r for r in records if r['id'] not in held_elsewhere]
 
     images = {i['id']: i['name'] for i in capture['images']}
     flavors = {f['id']: f['name'] for f in capture['flavors']}
-    # External networks are the site's, mapped - never recreated.
-    networks = sorted((n for n in capture['networks']
-                       if not n.get('router:external')),
+    network_of = {n['id']: n for n in capture['networks']}
+    network_maps = mappings.get('networks') or {}
+    subnet_names = {s['id']: s.get('name') or s['id']
+                    for s in capture['subnets']}
+
+    def is_mapped(network_id):
+        """External networks are the site's, mapped - never recreated;
+        so is a network the mappings name."""
+        network = network_of.get(network_id) or {}
+        return bool(network.get('router:external') or (
+            network.get('name') and network['name'] in network_maps))
+
+    def net_ref(network_id):
+        if is_mapped(network_id):
+            return {'get_param': mapped(
+                'networks', network_of[network_id]['name'], 'network')}
+        return ref('net', network_id, network_of.get(
+            network_id, {}).get('name'))
+
+    def fixed_ip(ip, network_id):
+        address = ip['ip_address'] if ip_policy == 'keep' else None
+        if is_mapped(network_id):
+            # The mapped network's subnets are the DR site's: Neutron
+            # finds the one of the kept address.
+            return {'subnet': None, 'ip_address': address}
+        return {'subnet': ref('subnet', ip['subnet_id'], subnet_names.get(
+                    ip['subnet_id'])),
+                'ip_address': address}
+
+    networks = sorted((n for n in mine(capture['networks'])
+                       if not is_mapped(n['id'])),
                       key=lambda n: n['name'] or '')
-    subnets = sorted(capture['subnets'], key=lambda s: s['cidr'])
-    ports = sorted(capture['ports'], key=lambda p: name('port', p['id']))
+    subnets = sorted((s for s in mine(capture['subnets'])
+                      if not is_mapped(s['network_id'])),
+                     key=lambda s: s['cidr'])
+    all_ports = capture['ports']
+    ports = sorted(mine(all_ports), key=lambda p: name('port', p['id']))
     used_groups = {g for p in ports for g in p.get('security_groups') or []}
-    groups = [g for g in capture['security_groups']
-              if g['id'] in used_groups and g['name'] != 'default']
-    keep_groups = {g['id'] for g in groups}
+    kept_groups = {g['id']: g for g in capture['security_groups']
+                   if g['id'] in used_groups and g['name'] != 'default'}
+    groups = mine(kept_groups.values())
 
     out = {
         'networks': [{'name': name('net', n['id']),
+                      'source_id': n['id'],
                       'net_name': n['name'],
                       'admin_state_up': n.get('admin_state_up', True)}
                      for n in networks],
         'subnets': [{'name': name('subnet', s['id']),
-                     'network': name('net', s['network_id']),
+                     'source_id': s['id'],
+                     'network': net_ref(s['network_id']),
                      'cidr': s['cidr'], 'ip_version': s['ip_version'],
                      'gateway_ip': s['gateway_ip'],
                      'enable_dhcp': s['enable_dhcp'],
@@ -308,6 +402,7 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
                     for s in subnets],
         'security_groups': [{
             'name': name('secgroup', g['id']),
+            'source_id': g['id'],
             'description': g.get('description') or '',
             'rules': sorted(
                 ({k: r[k] for k in _RULE_KEYS if r.get(k) is not None}
@@ -316,20 +411,21 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
             for g in sorted(groups, key=lambda g: name('secgroup', g['id']))],
         'ports': [{
             'name': name('port', p['id']),
-            'network': name('net', p['network_id']),
-            'fixed_ips': [{'subnet': name('subnet', ip['subnet_id']),
-                           'ip_address': ip['ip_address']
-                           if ip_policy == 'keep' else None}
+            'source_id': p['id'],
+            'network': net_ref(p['network_id']),
+            'fixed_ips': [fixed_ip(ip, p['network_id'])
                           for ip in p['fixed_ips']],
-            'security_groups': [name('secgroup', g) for g in
-                                p.get('security_groups') or []
-                                if g in keep_groups],
+            'security_groups': [
+                ref('secgroup', g, kept_groups[g]['name'])
+                for g in p.get('security_groups') or []
+                if g in kept_groups],
             'mac_address': p['mac_address'] if ip_policy == 'keep' else None}
             for p in ports],
         'server_groups': [{'name': name('server_group', g['id']),
+                           'source_id': g['id'],
                            'policies': g.get('policies') or
                            [g.get('policy')]}
-                          for g in capture['server_groups']],
+                          for g in mine(capture['server_groups'])],
     }
 
     volumes, attachments, boot_volume = [], [], {}
@@ -354,7 +450,7 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
             else:
                 attachments.append((attachment['server_id'], v['id']))
 
-    group_of = {m: name('server_group', g['id'])
+    group_of = {m: ref('server_group', g['id'], g.get('name'))
                 for g in capture['server_groups']
                 for m in g.get('members') or []}
     port_names = {p['id']: name('port', p['id']) for p in ports}
@@ -375,9 +471,9 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
             'availability_zone': mappings.get('availability_zones', {}).get(
                 s.get('OS-EXT-AZ:availability_zone')),
             'server_group': group_of.get(s['id']),
-            'ports': _nic_order(s, [p for p in ports
+            'ports': _nic_order(s, [p for p in all_ports
                                     if p['device_id'] == s['id']],
-                                port_names),
+                                ref, port_names),
             'metadata': s.get('metadata') or {},
             'depends_on': None,
         })
@@ -398,9 +494,12 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site'):
             missing.setdefault('networks', set()).add(external)
         fips.append({'name': name('floating_ip', f['id']),
                      'floating_network': target,
-                     'port': port_names.get(f['port_id'])})
+                     'port': ref('port', f['port_id'])})
     out['floating_ips'] = fips
-    out.update(_service_chains(capture, name, ports))
+    out.update(_service_chains(capture, name, ref, servers))
+    out['shared'] = shared
+    out['dr_ids'] = [{'source_id': item['source_id'], 'name': item['name']}
+                     for kind in SHAREABLE for item in out[kind]]
     if missing:
         raise exceptions.Unmapped(protection.describe_unmapped(
             {kind: sorted(names) for kind, names in missing.items()},
@@ -463,14 +562,29 @@ _CLASSIFIER_KEYS = (
     'source_ip_prefix', 'destination_ip_prefix')
 
 
-def _service_chains(capture, name, ports):
-    """networking-sfc resources, re-linked to the recovered ports."""
-    device_of = {p['id']: p['device_id'] for p in ports}
+def _service_chains(capture, name, ref, servers):
+    """networking-sfc resources, re-linked to the recovered ports (this
+    group's, or the copies of ports other groups hold)."""
+    device_of = {p['id']: p['device_id'] for p in capture['ports']}
+    own_servers = {s['name'] for s in servers}
+
+    def server_of(port_id):
+        # Both ports of a pair belong to one server: wait for it, when
+        # it is this group's.
+        server = device_of.get(port_id)
+        if server and name('server', server) in own_servers:
+            return name('server', server)
+        return None
+
+    labels = {p['id']: p.get('name') or p['id'] for p in capture['ports']}
+
+    def port_ref(port_id):
+        return ref('port', port_id, labels.get(port_id)) if port_id else None
+
     pairs = [{'name': name('port_pair', p['id']),
-              'ingress': name('port', p['ingress']),
-              'egress': name('port', p['egress']),
-              # Both ports must belong to one server: wait for it.
-              'server': name('server', device_of[p['ingress']])}
+              'ingress': port_ref(p['ingress']),
+              'egress': port_ref(p['egress']),
+              'server': server_of(p['ingress'])}
              for p in capture.get('port_pairs', [])]
     groups = [{'name': name('port_pair_group', g['id']),
                'port_pairs': [name('port_pair', p) for p in g['port_pairs']]}
@@ -482,10 +596,8 @@ def _service_chains(capture, name, ports):
         classifiers.append({
             'name': name('flow_classifier', f['id']),
             'properties': properties,
-            'source_port': name('port', f['logical_source_port'])
-            if f.get('logical_source_port') else None,
-            'destination_port': name('port', f['logical_destination_port'])
-            if f.get('logical_destination_port') else None})
+            'source_port': port_ref(f.get('logical_source_port')),
+            'destination_port': port_ref(f.get('logical_destination_port'))})
     chains = [{'name': name('port_chain', c['id']),
                'description': c.get('description') or '',
                'port_pair_groups': [name('port_pair_group', g)
@@ -497,23 +609,25 @@ def _service_chains(capture, name, ports):
             'flow_classifiers': classifiers, 'port_chains': chains}
 
 
-def _nic_order(server, ports, port_names):
-    """The server's ports in NIC order (Nova lists addresses that way)."""
+def _nic_order(server, ports, ref, port_names):
+    """References to the server's ports in NIC order (Nova lists
+    addresses that way)."""
     order = [a['addr'] for addrs in (server.get('addresses') or {}).values()
              for a in addrs]
 
     def position(port):
         ips = [ip['ip_address'] for ip in port['fixed_ips']]
         found = [order.index(ip) for ip in ips if ip in order]
-        return (min(found) if found else len(order), port_names[port['id']])
-    return [port_names[p['id']] for p in sorted(ports, key=position)]
+        return (min(found) if found else len(order),
+                port_names.get(port['id'], port['id']))
+    return [ref('port', p['id']) for p in sorted(ports, key=position)]
 
 
 def render(capture, mappings, ip_policy='keep', site_name='the DR site',
-           templates=None):
+           templates=None, held_elsewhere=None):
     """HOT text for the recovery site, checked by :func:`check_rendered`."""
-    return render_model(model(capture, mappings, ip_policy, site_name),
-                        templates)
+    return render_model(model(capture, mappings, ip_policy, site_name,
+                              held_elsewhere), templates)
 
 
 def render_model(data, templates=None):

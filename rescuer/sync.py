@@ -19,6 +19,7 @@ from rescuer import groups
 from rescuer import heat
 from rescuer import protection
 from rescuer import render
+from rescuer import shared
 
 STANDBY_TAGS = ('rescuer', 'rescuer-standby')
 # What a recovery template says of the capture it was rendered from, and
@@ -27,27 +28,36 @@ CAPTURE_OUTPUTS = ('capture_id', 'captured_at')
 SETTLED_STATUSES = ('CREATE_COMPLETE', 'UPDATE_COMPLETE')
 
 
-def _render_args(definition, site):
+def _render_args(definition, site, held_elsewhere=None):
     overrides = definition.get('mappings') or {}
     return dict(mappings=protection.merged_mappings(site, overrides),
                 ip_policy=overrides.get('ip_policy') or 'keep',
-                site_name=site.name)
+                site_name=site.name, held_elsewhere=held_elsewhere)
 
 
-def render_for(definition, capture, site):
-    """Recovery-site HOT for ``definition`` from ``capture`` at ``site``."""
-    return render.render(capture, **_render_args(definition, site))
+def render_for(definition, capture, site, held_elsewhere=None):
+    """Recovery-site HOT for ``definition`` from ``capture`` at ``site``
+    (``held_elsewhere``: see :func:`rescuer.shared.held_elsewhere`)."""
+    return render.render(capture, **_render_args(definition, site,
+                                                 held_elsewhere))
 
 
-def model_for(definition, capture, site):
+def model_for(definition, capture, site, held_elsewhere=None):
     """The render model (plain data) behind :func:`render_for`."""
-    return render.model(capture, **_render_args(definition, site))
+    return render.model(capture, **_render_args(definition, site,
+                                                held_elsewhere))
 
 
-def recovery_template(definition, capture, site):
+def recovery_template(definition, capture, site, held_elsewhere=None):
     """(model, HOT text): both, from one model."""
-    data = model_for(definition, capture, site)
+    data = model_for(definition, capture, site, held_elsewhere)
     return data, render.render_model(data)
+
+
+def shared_parameters(api, model):
+    """The model's references to other groups' resources, filled from
+    their recovery stacks (:func:`rescuer.shared.parameters`)."""
+    return shared.parameters(api, model, groups.stack_name)
 
 
 def find_stack(api, group):
@@ -94,22 +104,24 @@ def is_current(api, stack, template, parameters):
             _without_capture_marks(template))
 
 
-def apply_standby(api, definition, capture):
+def apply_standby(api, definition, capture, held_elsewhere=None):
     """Create or update the recovery stack; returns
     ``{stack_id, action}`` with action CREATE, UPDATE or skipped (with a
     reason: the stack serves a failed-over group, a change is still
     running, or it already matches the capture)."""
-    template = render_for(definition, capture, api.site)
-    parameters = {'standby_level': groups.standby_level(definition)}
     stack = find_stack(api, definition['group'])
+    if stack is not None and is_failed_over(stack):
+        return {'stack_id': stack['id'], 'action': 'skipped',
+                'reason': 'the stack serves the failed-over group'}
+    model, template = recovery_template(definition, capture, api.site,
+                                        held_elsewhere)
+    parameters = {'standby_level': groups.standby_level(definition)}
+    parameters.update(shared_parameters(api, model))
     if stack is None:
         stack_id = api.create_stack(
             groups.stack_name(definition['group']), template, parameters,
             tags=STANDBY_TAGS + ('rescuer-group-%s' % definition['group'],))
         return {'stack_id': stack_id, 'action': 'CREATE'}
-    if is_failed_over(stack):
-        return {'stack_id': stack['id'], 'action': 'skipped',
-                'reason': 'the stack serves the failed-over group'}
     if stack['stack_status'].endswith('_IN_PROGRESS'):
         return {'stack_id': stack['id'], 'action': 'skipped',
                 'reason': 'the stack is %s' % stack['stack_status']}

@@ -16,6 +16,7 @@ from rescuer import heat
 from rescuer import mistral
 from rescuer import ownership
 from rescuer import report
+from rescuer import shared
 from rescuer import sites
 from rescuer import store
 
@@ -169,6 +170,12 @@ class GroupAction(RescuerAction):
 
     def capture(self):
         return self.store().latest(self.group)[0]
+
+    def held_elsewhere(self):
+        """What the caller's other groups of the same primary hold, that
+        this group's members may use (:mod:`rescuer.shared`)."""
+        return shared.held_elsewhere(self.store(), self.definition(),
+                                     self.capture())
 
     def api(self, context, which, api_class):
         """``api_class`` at the group's ``primary`` or ``recovery`` site,

@@ -267,7 +267,8 @@ class DemoteAction(base.GroupAction):
 
     def execute(self, context):
         api = self.at('recovery', heat.HeatAPI)
-        result = failback.demote(api, self.definition(), self.capture())
+        result = failback.demote(api, self.definition(), self.capture(),
+                                 held_elsewhere=self.held_elsewhere())
         result['site'] = api.site.name
         return result
 

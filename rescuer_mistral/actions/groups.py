@@ -7,6 +7,7 @@ from rescuer import groups
 from rescuer import heat
 from rescuer import mistral
 from rescuer import ownership
+from rescuer import shared
 from rescuer import sync
 from rescuer_mistral.actions import backups as backup_actions
 from rescuer_mistral.actions import base
@@ -125,7 +126,10 @@ def apply_standby(action, context):
     """What :class:`ApplyStandbyAction` does, for ``action``'s group."""
     capture = action.capture()
     api = action.api(context, 'recovery', heat.HeatAPI)
-    return dict(sync.apply_standby(api, action.definition(), capture),
+    return dict(sync.apply_standby(
+        api, action.definition(), capture,
+        held_elsewhere=shared.held_elsewhere(
+            action.store(), action.definition(), capture)),
                 capture_id=capture['capture_id'], site=api.site.name)
 
 

@@ -210,7 +210,7 @@ def _sync_group(tmp_path, monkeypatch, standby_action):
         calls.append(('capture', site.name, stack, group, members))
         return document
 
-    def apply_standby(api, definition, captured):
+    def apply_standby(api, definition, captured, held_elsewhere=None):
         calls.append(('apply_standby', api.site.name,
                       captured['capture_id']))
         return {'stack_id': 'recovery-1', 'action': standby_action}

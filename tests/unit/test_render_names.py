@@ -307,7 +307,8 @@ def _tampered(monkeypatch, partial, edit):
      lambda t: t + '\n  net:\n    type: OS::Neutron::Net\n',
      r"found the key 'net' twice"),
     ('partials/port_pair.j2',
-     lambda t: t.replace('{{ r.ingress | hot_name }}', 'nowhere'),
+     lambda t: t.replace('{{ r.ingress | hot_ref }}',
+                         '{get_resource: nowhere}'),
      r"resource 'port_pair' of the rendered template refers to resource "
      r"'nowhere', which it does not hold"),
     ('partials/port_pair.j2',
@@ -319,7 +320,7 @@ def _tampered(monkeypatch, partial, edit):
      r"refers to condition 'sometimes'"),
     ('recovery.yaml.j2',
      lambda t: t.replace('outputs:\n', 'outputs:\n  secret:\n    value: 1\n'),
-     r"has outputs 'capture_id', 'captured_at', 'secret'"),
+     r"has outputs 'capture_id', 'captured_at', 'dr_ids', 'secret'"),
     ('recovery.yaml.j2',
      lambda t: t.replace('parameters:\n', 'parameters:\n  extra: '
                          '{type: string}\n', 1),
@@ -372,7 +373,7 @@ def test_templates_write_nothing_bare_but_checked_names(tmp_path):
     for path in [render.TEMPLATES / render.MAIN] + sorted(
             (render.TEMPLATES / 'partials').glob('*.j2')):
         for found in expression.findall(path.read_text()):
-            assert re.search(r'\| (tojson|hot_name) *$', found), (
+            assert re.search(r'\| (tojson|hot_name|hot_ref) *$', found), (
                 path.name, found)
     # ...and the environment refuses any other.
     (tmp_path / 'recovery.yaml.j2').write_text('x: {{ model.group }}\n')
