@@ -53,6 +53,18 @@ class NetworkAPI(rest.ServiceAPI):
         self._call('PUT', '/v2.0/ports/%s' % port_id,
                    {'port': {'admin_state_up': up}})
 
+    # Ids per filtered list call (as rescuer.capture.FILTER_CHUNK).
+    CHUNK = 50
+
     def ports(self, ids):
-        ports = self._call('GET', '/v2.0/ports')['ports']
-        return [p for p in ports if p['id'] in ids]
+        """The ports of ``ids``, filtered by Neutron."""
+        ids, found = sorted(ids), []
+        for start in range(0, len(ids), self.CHUNK):
+            query = '&'.join('id=%s' % i for i in ids[start:start +
+                                                      self.CHUNK])
+            found += self._call('GET', '/v2.0/ports?%s' % query)['ports']
+        return found
+
+    def show(self, path):
+        """One record of Neutron's (``/v2.0/<collection>/<id>``)."""
+        return self._call('GET', path)

@@ -11,7 +11,9 @@ drill proves the recovery of the group's metadata, not of its data - and
 its report says so, naming the volumes.
 """
 
+from rescuer import groups
 from rescuer import heat
+from rescuer import shared
 from rescuer import standby
 from rescuer import sync
 
@@ -26,16 +28,33 @@ def find_drill(api, group):
     return heat.find_stack(api, stack_name(group))
 
 
-def start(api, definition, capture):
-    """Create the drill stack (or find the one an earlier run made)."""
+def chains_held_by_standby(definition, model):
+    """The group's port chains, when its standby stack holds them (a hot
+    or active standby): networking-sfc refuses a second chain with the
+    same classifiers in a project, so the drill builds its classifiers,
+    port pairs and groups but not the chains."""
+    if groups.standby_level(definition) == standby.COLD:
+        return []
+    return sorted(c['name'] for c in model['port_chains'])
+
+
+def start(api, definition, capture, held_elsewhere=None):
+    """Create the drill stack (or find the one an earlier run made).
+    What it uses of other groups is their drill stacks' copies: groups
+    that share resources are drilled together, holders first."""
     stack = find_drill(api, definition['group'])
     if stack is not None:
         return {'stack_id': stack['id'], 'action': 'CREATE',
                 'site': api.site.name}
+    model, template = sync.recovery_template(definition, capture, api.site,
+                                             held_elsewhere)
+    parameters = {'standby_level': standby.HOT}
+    if chains_held_by_standby(definition, model):
+        parameters['port_chains'] = 'false'
+    parameters.update(shared.parameters(api, model, stack_name,
+                                        purpose='drill'))
     stack_id = api.create_stack(
-        stack_name(definition['group']),
-        sync.render_for(definition, capture, api.site),
-        {'standby_level': standby.HOT},
+        stack_name(definition['group']), template, parameters,
         tags=DRILL_TAGS + ('rescuer-group-%s' % definition['group'],))
     return {'stack_id': stack_id, 'action': 'CREATE', 'site': api.site.name}
 

@@ -16,6 +16,7 @@ from rescuer import exceptions
 from rescuer import groups
 from rescuer import heat
 from rescuer import render
+from rescuer import shared
 from rescuer import standby
 from rescuer import sync
 
@@ -35,7 +36,9 @@ def now():
 # ------------------------------------------------------------- planning
 
 def plan(store, group_names):
-    """The groups in tiers, vital first: ``[[group, ...], ...]``.
+    """The groups in tiers, vital first: ``[[group, ...], ...]``; a tier
+    whose groups use what another of the tier holds runs as several
+    (the holder first: :func:`rescuer.shared.waves`).
 
     Every group must be registered here and have a good capture (and
     its backup-protected volumes a backup the DR site can import); all
@@ -57,7 +60,7 @@ def plan(store, group_names):
             'not protection group names: %s' % ', '.join(
                 repr(n[:40] + ('...' if len(n) > 40 else ''))
                 for n in unusable[:5]))
-    problems, tiers = [], {}
+    problems, tiers, captures = [], {}, {}
     for name in group_names:
         try:
             definition = store.definition(name)
@@ -70,9 +73,14 @@ def plan(store, group_names):
             problems.append(str(exc))
             continue
         tiers.setdefault(definition['tier'], []).append(name)
+        captures[name] = capture
     if problems:
         raise exceptions.InvalidGroup('; '.join(problems))
-    return [sorted(tiers[tier]) for tier in sorted(tiers)]
+    # Within a tier, groups using what another of the tier holds come
+    # after it (rescuer.shared): a tier may run as several waves.
+    used = shared.uses(captures)
+    return [wave for tier in sorted(tiers)
+            for wave in shared.waves(tiers[tier], used)]
 
 
 def needs(model, flavors):
@@ -93,6 +101,34 @@ def needs(model, flavors):
         total['ram_mb'] += flavor['ram']
     total['volumes_gb'] = sum(v['size'] for v in model['volumes'])
     return total, sorted(missing)
+
+
+def kept_apart(model):
+    """``{server group: servers}`` of the model's anti-affinity server
+    groups: each of those servers needs a compute host of its own."""
+    policies = {g['name']: g['policies'] for g in model['server_groups']}
+    counts = {}
+    for server in model['servers']:
+        group = (server.get('server_group') or {}).get('get_resource')
+        if 'anti-affinity' in (policies.get(group) or ()):
+            counts[group] = counts.get(group, 0) + 1
+    return counts
+
+
+def spread_problems(site, spread):
+    """Groups whose anti-affinity ``site`` cannot hold: more servers in
+    one anti-affinity server group than the compute hosts it declares
+    (capacity ``hosts``; nothing is checked without it)."""
+    hosts = site.capacity.get('hosts')
+    if hosts is None:
+        return []
+    return ['group %s keeps %d servers apart (anti-affinity server group '
+            '%s): site %s declares %d compute host%s' % (
+                group, count, server_group, site.name, hosts,
+                '' if hosts == 1 else 's')
+            for group, counts in sorted(spread.items())
+            for server_group, count in sorted(counts.items())
+            if count > hosts]
 
 
 def capacity_problems(site, demands):
@@ -354,13 +390,14 @@ def _restore_backup(cinder, volume, backup, name):
 # ----------------------------------------------------------- activation
 
 def activate(api, definition, capture, promoted, serve_first=False,
-             compute=None):
+             compute=None, held_elsewhere=None):
     """Bring the recovery stack to ``active`` on the promoted data and
     mark it as serving the failed-over group.  With ``compute``, servers
-    of the stack in ERROR (an earlier attempt failed) are deleted first
+    of the stack in ERROR (an earlier attempt failed), and servers
+    whose boot volume the promoted one replaces, are deleted first
     (action ``healing`` until they are gone: call again) and recreated
     by the update (:func:`heal_servers`): a run starts from a clean
-    stack.
+    stack, and never needs room for a server twice.
 
     :param promoted: ``{primary volume id: DR-site volume id}``.
     :param serve_first: when the stack is a hot standby that the active
@@ -375,8 +412,10 @@ def activate(api, definition, capture, promoted, serve_first=False,
         ERROR are being deleted, call again); ``healed`` the servers
         recreated (or being deleted).
     """
-    model, template = sync.recovery_template(definition, capture, api.site)
+    model, template = sync.recovery_template(definition, capture, api.site,
+                                             held_elsewhere)
     parameters = {standby.LEVEL_PARAMETER: standby.ACTIVE}
+    parameters.update(sync.shared_parameters(api, model))
     for volume_id, parameter in render.promoted_parameters(model).items():
         if volume_id not in promoted:
             raise exceptions.InvalidReplication(
@@ -390,7 +429,8 @@ def activate(api, definition, capture, promoted, serve_first=False,
         stack_id = api.create_stack(groups.stack_name(definition['group']),
                                     template, parameters, tags=tags)
         return _activated(stack_id, 'CREATE')
-    healed, deleting = (heal_servers(api, compute, stack['id'])
+    swapped = swapped_servers(model, stack, parameters)
+    healed, deleting = (heal_servers(api, compute, stack['id'], swapped)
                         if compute else ([], []))
     if deleting:
         return _activated(stack['id'], HEALING, deleting)
@@ -412,12 +452,33 @@ def _activated(stack_id, action, healed=()):
             'healing': action == HEALING}
 
 
-def heal_servers(api, compute, stack_id):
-    """Recreate the stack's servers in ERROR: a failed activation leaves
-    them, and none comes back by itself.  Nova deletes each first - Heat
-    would create the replacement before deleting it, and the replacement
-    needs the same ports - then, once it is gone, the resource is marked
-    unhealthy for the next update to create it again.
+def swapped_servers(model, stack, parameters):
+    """Names of the model's servers that ``parameters`` boot from another
+    volume than ``stack`` does (a replicated boot volume swapped for its
+    promoted copy): Heat would replace each create-before-delete, which
+    needs a second host for a server of an anti-affinity group, or a DR
+    site with room for both."""
+    current = stack.get('parameters') or {}
+    swapped = []
+    for server in model['servers']:
+        boot = server.get('boot_volume')
+        if not (isinstance(boot, dict) and 'if' in boot):
+            continue
+        param = boot['if'][1].get('get_param')
+        if param in parameters and (current.get(param) or '') != (
+                parameters[param] or ''):
+            swapped.append(server['name'])
+    return sorted(swapped)
+
+
+def heal_servers(api, compute, stack_id, replace=()):
+    """Recreate the stack's servers in ERROR (a failed activation leaves
+    them, and none comes back by itself) and those named in ``replace``
+    (their boot volume is swapped: :func:`swapped_servers`).  Nova
+    deletes each first - Heat would create the replacement before
+    deleting it, needing room for both, and the replacement needs the
+    same ports - then, once it is gone, the resource is marked unhealthy
+    for the next update to create it again.
 
     :returns: (names marked for the update, names still being deleted).
     """
@@ -427,18 +488,24 @@ def heal_servers(api, compute, stack_id):
     found = {s['id']: s for s in compute.servers(set(resources))}
     deleting = []
     for server_id, server in found.items():
-        if server['status'] == 'ERROR':
+        name = resources[server_id]['resource_name']
+        if server['status'] == 'ERROR' or (
+                name in replace and server['status'] != 'DELETED'):
             compute.delete(server_id)
-        if server['status'] in ('ERROR', 'DELETED'):
-            deleting.append(resources[server_id]['resource_name'])
+            deleting.append(name)
+        elif server['status'] == 'DELETED':
+            deleting.append(name)
     marked = []
     for server_id, resource in resources.items():
         if server_id in found:
             continue
         if not resource['resource_status'].startswith('CHECK_FAILED'):
-            api.mark_unhealthy(stack_id, resource['resource_name'],
-                               'server in ERROR after a failed activation: '
-                               'deleted, recreated by this update')
+            api.mark_unhealthy(
+                stack_id, resource['resource_name'],
+                'its boot volume is swapped for the promoted one: deleted, '
+                'recreated by this update' if resource['resource_name'] in
+                replace else 'server in ERROR after a failed activation: '
+                'deleted, recreated by this update')
         marked.append(resource['resource_name'])
     return sorted(marked), sorted(deleting)
 

@@ -29,6 +29,9 @@ from rescuer import exceptions
 SCHEMA_VERSION = 1
 # The workflows a run runs per group and per tier (workbooks/).
 GROUP_WORKFLOW_SUFFIX = '_group_v1'
+# Workflows that end a group's part of a run after every tier is done
+# (a drill's removal of its stacks): their steps are the group's.
+CLEAN_UP_WORKFLOWS = ('rescuer_dr.drill_remove_v1',)
 TIER_WORKFLOW_SUFFIX = '._tier_v1'
 # The runs an operator starts, by kind: one of them at a time holds a
 # group (its lease), from its start until it ends.
@@ -89,9 +92,11 @@ def build(kind, run_id, site, plan, executions, fences=None,
     resources = resources or {}
     # Mistral records whole seconds: count from the run's whole second.
     start = _time(plan['started_at']).replace(microsecond=0).isoformat()
-    by_group, tier_runs = {}, {}
+    by_group, tier_runs, clean_ups = {}, {}, {}
     for execution in executions:
-        if execution['workflow_name'].endswith(GROUP_WORKFLOW_SUFFIX):
+        if execution['workflow_name'] in CLEAN_UP_WORKFLOWS:
+            clean_ups[execution['input'].get('group')] = execution
+        elif execution['workflow_name'].endswith(GROUP_WORKFLOW_SUFFIX):
             by_group[execution['input'].get('group')] = execution
         elif execution['id'] != run_id and isinstance(
                 execution['input'].get('groups'), list):
@@ -103,6 +108,15 @@ def build(kind, run_id, site, plan, executions, fences=None,
             groups.append(_group(name, plan['groups'][name], by_group.get(
                 name), start, fences.get(name), resources.get(name),
                 warnings, failures))
+            _clean_up(groups[-1], clean_ups.get(name), start, failures)
+            chains = plan['groups'][name].get('standby_chains')
+            if kind == 'drill' and chains:
+                warnings.append(
+                    'group %s: the drill did not build its port chains '
+                    '(%s): its standby holds them, and networking-sfc '
+                    'allows one chain per set of classifiers in a project; '
+                    'their classifiers, port pairs and groups were built'
+                    % (name, ', '.join(chains)))
             empty = plan['groups'][name].get('replicated_volumes')
             if kind == 'drill' and empty:
                 warnings.append(
@@ -250,6 +264,28 @@ def _group(name, planned, execution, start, fence, resources, warnings,
                          'error': (failed[0]['error'] if failed else None)
                          or execution.get('state_info')})
     return group
+
+
+def _clean_up(group, execution, start, failures):
+    """The steps of the group's clean-up workflow (``execution``, run
+    after every tier: :data:`CLEAN_UP_WORKFLOWS`) added to its own; a
+    clean-up that failed fails the group (it left a trace)."""
+    if execution is None:
+        return
+    steps = [_step(t, start) for t in execution['tasks']]
+    group['steps'] = sorted(group['steps'] + steps,
+                            key=lambda s: (s['start'], s['end']))
+    if execution['state'] in ENDED_STATES:
+        group['end'] = max(filter(None, (
+            group['end'], _seconds(start, execution['updated_at']))))
+    if execution['state'] in FAILED_STATES:
+        failed = [s for s in steps if s['state'] == 'ERROR']
+        failures.append({'group': group['group'],
+                         'step': failed[0]['step'] if failed else
+                         execution['workflow_name'],
+                         'error': (failed[0]['error'] if failed else None)
+                         or execution.get('state_info')})
+        group['state'] = execution['state']
 
 
 def tier_progress(progress, groups, continue_on_failure=False):

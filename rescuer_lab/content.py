@@ -32,8 +32,10 @@ GROUP_TYPES = (
 
 # What the fake hypervisor and the lab backend can hold, as the DR site
 # registry's capacity hints.
+# One nova-compute per site (the fake driver without fake nodes): one
+# compute host.
 CAPACITY = {'instances': 50, 'vcpus': 100, 'ram_mb': 102400,
-            'volumes_gb': 500}
+            'volumes_gb': 500, 'hosts': 1}
 
 
 def default_mappings():

@@ -14,7 +14,9 @@ from rescuer import heat
 from rescuer import mistral
 from rescuer import ownership
 from rescuer import report
+from rescuer import shared
 from rescuer import sync
+from rescuer import topology
 from rescuer_mistral.actions import base
 
 
@@ -55,12 +57,15 @@ class PlanFailoverAction(base.PlanAction):
         site, session, _ = self.session_for(context, sites_used.pop())
         self.refuse_held(context, site.name)
         flavors = compute.ComputeAPI(session, site).flavors()
-        demands, planned = {}, {}
+        demands, planned, spread = {}, {}, {}
         for name, definition in definitions.items():
             capture, _ = store.latest(name)
             chains = store.backups(name)
-            demands[name] = failover.needs(
-                sync.model_for(definition, capture, site), flavors)
+            model = sync.model_for(definition, capture, site,
+                                   shared.held_elsewhere(store, definition,
+                                                         capture))
+            demands[name] = failover.needs(model, flavors)
+            spread[name] = failover.kept_apart(model)
             planned[name] = {'tier': definition['tier'],
                              'rpo': definition['rpo'],
                              'rto': definition['rto'],
@@ -75,8 +80,12 @@ class PlanFailoverAction(base.PlanAction):
                                  for v in backups.backup_volumes(capture)},
                              'replicated_volumes': [
                                  v['volume_id'] for v in
-                                 failover.replicated_volumes(capture)]}
+                                 failover.replicated_volumes(capture)],
+                             # Port chains a drill does not build.
+                             'standby_chains': drill.chains_held_by_standby(
+                                 definition, model)}
         problems = failover.capacity_problems(site, demands)
+        problems += failover.spread_problems(site, spread)
         if self.check_replicas:
             problems += self._replica_problems(definitions, planned, store)
         if problems:
@@ -300,7 +309,8 @@ class ActivateAction(base.GroupAction):
             api, self.definition(), self.capture(),
             {p['volume_id']: p['dr_volume_id'] for p in self.promoted},
             serve_first=self.serve_first,
-            compute=self.api(context, 'recovery', compute.ComputeAPI)),
+            compute=self.api(context, 'recovery', compute.ComputeAPI),
+            held_elsewhere=self.held_elsewhere()),
             site=api.site.name)
 
 
@@ -322,11 +332,15 @@ class StartRecoveryServersAction(base.GroupAction):
 
 
 class RecoveryHealthAction(base.GroupAction):
-    """Health of a group's recovery stack: every resource complete and
-    every server ACTIVE.  Workflows retry while ``healthy`` is false.
+    """Health of a group's recovery stack: every resource complete, every
+    server ACTIVE, and then the recovered topology as the capture says
+    (:mod:`rescuer.topology`: networks, addresses, security groups,
+    bindings, chain links; a difference fails the check at once, naming
+    it).  Workflows retry while ``healthy`` is false.
 
     :param group: the group name.
-    :returns: ``{stack_id, servers: {name: status}, incomplete, healthy}``.
+    :returns: ``{stack_id, servers: {name: status}, incomplete, healthy,
+        topology}``; ``topology`` what was compared (once healthy).
     """
 
     find = staticmethod(sync.find_stack)
@@ -344,6 +358,8 @@ class RecoveryHealthAction(base.GroupAction):
         result = failover.health(
             api, self.api(context, 'recovery', compute.ComputeAPI),
             stack['id'])
+        if result['healthy']:
+            result['topology'] = self._topology(context, api, stack)
         if result['healthy'] and self.records_service:
             store = self.store()
             with store.fence_locked(self.group):
@@ -352,6 +368,22 @@ class RecoveryHealthAction(base.GroupAction):
                     record['served_at'] = failover.now()
                     store.save_fence(record)
         return result
+
+    def _topology(self, context, api, stack):
+        """What :func:`rescuer.topology.check` compared; StackFailed
+        naming every difference."""
+        model = sync.model_for(self.definition(), self.capture(), api.site,
+                               self.held_elsewhere())
+        found = topology.check(
+            self.api(context, 'recovery', compute.NetworkAPI), model,
+            api.resources(stack['id']), stack.get('parameters'))
+        if found['differences']:
+            raise exceptions.StackFailed(
+                'group %s: the %s %s at site %s is not the captured '
+                'topology: %s' % (self.group, self.what, stack['id'],
+                                  api.site.name,
+                                  '; '.join(found['differences'])))
+        return found['compared']
 
 
 class RunReportAction(base.RescuerAction):
@@ -441,7 +473,8 @@ class StartDrillAction(base.GroupAction):
 
     def execute(self, context):
         return drill.start(self.api(context, 'recovery', heat.HeatAPI),
-                           self.definition(), self.capture())
+                           self.definition(), self.capture(),
+                           held_elsewhere=self.held_elsewhere())
 
 
 class DrillHealthAction(RecoveryHealthAction):

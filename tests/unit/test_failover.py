@@ -8,6 +8,7 @@ import pytest
 from rescuer import exceptions
 from rescuer import failover
 from rescuer import heat
+from rescuer import render
 from rescuer import sites
 from rescuer import store
 from rescuer import sync
@@ -515,3 +516,60 @@ def test_healing_ends_when_nova_refuses_to_delete_the_server():
         failover.activate(api, definition, capture, {}, serve_first=True,
                           compute=_RefusingServers(
                               {'id': 's-1', 'status': 'ERROR'}))
+
+
+def test_a_server_whose_boot_volume_is_swapped_is_deleted_first():
+    """A hot standby booted from a storage-replicated volume: the active
+    level boots it from the promoted copy, which Heat does by replacing
+    the server create-before-delete - two servers' room, or a second
+    host in an anti-affinity group.  Nova deletes it first; the update
+    creates it once, on the promoted volume."""
+    capture = test_render._capture('vnf-site')
+    boot = '60e5f3bc-68de-4470-8e83-bc444dd45448'
+    for volume in capture['volumes']:
+        volume['metadata'] = {'rescuer_replication': 'storage'}
+    definition = dict(test_groups._definition(), mappings={
+        'images': {'lab-image': 'img'}, 'flavors': {'m1.tiny': 'tiny'}})
+    stack = _hot_stack(capture, definition)
+    model = sync.model_for(definition, capture, _site())
+    promoted = {v['source_id']: 'dr-%s' % v['source_id'][:4]
+                for v in model['volumes']}
+    parameters = {p: promoted[v] for v, p in
+                  render.promoted_parameters(model).items()}
+    # Only the server booted from a swapped volume; a data volume's
+    # attachment changes without replacing the server.
+    assert failover.swapped_servers(model, stack, parameters) == ['client']
+    assert failover.swapped_servers(
+        model, dict(stack, parameters=dict(parameters)), parameters) == []
+    api = _HealingHeat(stack, [_server_resource('client', 's-c'),
+                               _server_resource('function', 's-f')])
+    compute = _DeletingServers({'id': 's-c', 'status': 'ACTIVE'},
+                               {'id': 's-f', 'status': 'ACTIVE'})
+    first = failover.activate(api, definition, capture, promoted,
+                              compute=compute)
+    assert (first['action'], first['healing']) == (failover.HEALING, True)
+    assert compute.deleted == ['s-c'] and api.updates == []
+    # Gone: marked, and the update recreates it on the promoted volume.
+    compute = _DeletingServers({'id': 's-f', 'status': 'ACTIVE'})
+    second = failover.activate(api, definition, capture, promoted,
+                               compute=compute)
+    assert second['action'] == 'UPDATE'
+    assert api.unhealthy == [('s-1', 'client')] and compute.deleted == []
+    [(_, updated, _)] = api.updates
+    assert updated[render.promoted_parameters(model)[boot]] == promoted[boot]
+
+
+def test_a_group_kept_apart_on_more_hosts_than_the_site_has_is_refused():
+    capture = test_render._capture('multi')
+    definition = test_groups._definition()
+    model = sync.model_for(definition, capture, _site())
+    # Two servers in the anti-affinity group 'anti'.
+    assert failover.kept_apart(model) == {'anti': 2}
+    spread = {'core': failover.kept_apart(model)}
+    assert failover.spread_problems(_site(capacity={'hosts': 1}), spread) == [
+        'group core keeps 2 servers apart (anti-affinity server group '
+        'anti): site site-b declares 1 compute host']
+    assert failover.spread_problems(_site(capacity={'hosts': 2}),
+                                    spread) == []
+    # Nothing declared, nothing checked.
+    assert failover.spread_problems(_site(), spread) == []

@@ -220,6 +220,47 @@ def test_rto_ends_at_the_health_check_not_at_the_clean_up():
     assert not any('RTO target missed' in w for w in result['warnings'])
 
 
+def _drill(group, start, end, tasks, state='SUCCESS',
+           workflow='rescuer_dr.drill_group_v1'):
+    execution = _execution(group, state, start, end, tasks)
+    execution['workflow_name'] = workflow
+    return execution
+
+
+def test_a_drills_removal_after_every_tier_is_in_the_groups_steps():
+    plan = _plan(vital=_group_planned(1), other=_group_planned(2))
+    remove = 'rescuer_dr.drill_remove_v1'
+    executions = [
+        _root(end='01:00'),
+        _drill('vital', '00:01', '00:20', [_task('check_health', '00:10',
+                                                 '00:20')]),
+        _drill('other', '00:21', '00:40', [_task('check_health', '00:30',
+                                                 '00:40')]),
+        # Removed after both tiers, the user first.
+        _drill('other', '00:41', '00:45', [_task('clean_up', '00:41',
+                                                 '00:42'),
+                                           _task('wait_removed', '00:42',
+                                                 '00:45')],
+               workflow=remove),
+        _drill('vital', '00:45', '00:55', [
+            _task('clean_up', '00:45', '00:46'),
+            _task('wait_removed', '00:46', '00:55', 'ERROR',
+                  'stack rescuer-drill-vital DELETE_FAILED: in use')],
+               state='ERROR', workflow=remove)]
+    result = report.build('drill', 'run-1', 'site-b', plan, executions)
+    vital, other = result['groups']
+    assert [s['step'] for s in other['steps']] == [
+        'check_health', 'clean_up', 'wait_removed']
+    assert (other['state'], other['achieved_rto'], other['end']) == (
+        'SUCCESS', 40.0, 45.0)
+    # A removal that failed left a trace: the group and the run failed.
+    assert vital['state'] == 'ERROR' and vital['achieved_rto'] == 20.0
+    assert result['state'] == 'ERROR'
+    assert result['failures'] == [{
+        'group': 'vital', 'step': 'wait_removed',
+        'error': 'stack rescuer-drill-vital DELETE_FAILED: in use'}]
+
+
 def test_the_next_tier_starts_when_a_tier_recovered_not_when_it_ended():
     plan = _plan(vital=_group_planned(1), other=_group_planned(2))
     executions = [
