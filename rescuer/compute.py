@@ -1,6 +1,8 @@
 """Thin helpers over Nova's and Neutron's REST APIs at a site: what
 fencing and health checks need."""
 
+import urllib.parse
+
 from rescuer import exceptions
 from rescuer import rest
 
@@ -60,8 +62,8 @@ class NetworkAPI(rest.ServiceAPI):
         """The ports of ``ids``, filtered by Neutron."""
         ids, found = sorted(ids), []
         for start in range(0, len(ids), self.CHUNK):
-            query = '&'.join('id=%s' % i for i in ids[start:start +
-                                                      self.CHUNK])
+            query = urllib.parse.urlencode(
+                [('id', i) for i in ids[start:start + self.CHUNK]])
             found += self._call('GET', '/v2.0/ports?%s' % query)['ports']
         return found
 

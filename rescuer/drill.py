@@ -11,6 +11,7 @@ drill proves the recovery of the group's metadata, not of its data - and
 its report says so, naming the volumes.
 """
 
+from rescuer import exceptions
 from rescuer import groups
 from rescuer import heat
 from rescuer import shared
@@ -25,7 +26,22 @@ def stack_name(group):
 
 
 def find_drill(api, group):
-    return heat.find_stack(api, stack_name(group))
+    """The group's drill stack, or None; InvalidGroup for a stack of that
+    name that Rescuer did not make as the group's drill (another group's
+    recovery stack may bear it: group ``drill-x``'s is ``rescuer-drill-x``,
+    the drill stack of group ``x``) - never adopted, checked or
+    deleted."""
+    stack = heat.find_stack(api, stack_name(group))
+    if stack is None:
+        return None
+    tags = set(stack.get('tags') or ())
+    if not {DRILL_TAGS[1], 'rescuer-group-%s' % group} <= tags:
+        raise exceptions.InvalidGroup(
+            'stack %s at site %s is not the drill stack of group %s (not '
+            'tagged as one): Rescuer neither uses nor deletes it; rename '
+            'the group or remove that stack'
+            % (stack['stack_name'], api.site.name, group))
+    return stack
 
 
 def chains_held_by_standby(definition, model):

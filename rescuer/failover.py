@@ -35,10 +35,11 @@ def now():
 
 # ------------------------------------------------------------- planning
 
-def plan(store, group_names):
-    """The groups in tiers, vital first: ``[[group, ...], ...]``; a tier
-    whose groups use what another of the tier holds runs as several
-    (the holder first: :func:`rescuer.shared.waves`).
+def plan(store, group_names, waves=False):
+    """The groups in tiers, vital first: ``[[group, ...], ...]``; with
+    ``waves`` (a drill), a tier whose groups use what another of the
+    tier holds runs as several, the holder first
+    (:func:`rescuer.shared.waves`).
 
     Every group must be registered here and have a good capture (and
     its backup-protected volumes a backup the DR site can import); all
@@ -76,6 +77,8 @@ def plan(store, group_names):
         captures[name] = capture
     if problems:
         raise exceptions.InvalidGroup('; '.join(problems))
+    if not waves:
+        return [sorted(tiers[tier]) for tier in sorted(tiers)]
     # Within a tier, groups using what another of the tier holds come
     # after it (rescuer.shared): a tier may run as several waves.
     used = shared.uses(captures)
@@ -103,32 +106,44 @@ def needs(model, flavors):
     return total, sorted(missing)
 
 
-def kept_apart(model):
-    """``{server group: servers}`` of the model's anti-affinity server
-    groups: each of those servers needs a compute host of its own."""
-    policies = {g['name']: g['policies'] for g in model['server_groups']}
+def kept_apart(model, capture):
+    """``{server group primary id: servers}`` of the model's servers in
+    anti-affinity server groups (its own or another group's): each
+    needs a compute host of its own."""
+    policies = {g['id']: g.get('policies') or [g.get('policy')]
+                for g in capture['server_groups']}
+    source = {g['name']: g['source_id'] for g in model['server_groups']}
+    source.update({s['parameter']: s['source_id']
+                   for s in model.get('shared') or ()})
     counts = {}
     for server in model['servers']:
-        group = (server.get('server_group') or {}).get('get_resource')
+        reference = server.get('server_group') or {}
+        group = source.get(reference.get('get_resource') or
+                           reference.get('get_param'))
         if 'anti-affinity' in (policies.get(group) or ()):
             counts[group] = counts.get(group, 0) + 1
     return counts
 
 
 def spread_problems(site, spread):
-    """Groups whose anti-affinity ``site`` cannot hold: more servers in
-    one anti-affinity server group than the compute hosts it declares
-    (capacity ``hosts``; nothing is checked without it)."""
+    """Anti-affinity ``site`` cannot hold: more servers in one
+    anti-affinity server group - counted over every group of the run
+    (``spread``: ``{group: kept_apart}``) - than the compute hosts it
+    declares (capacity ``hosts``; nothing is checked without it)."""
     hosts = site.capacity.get('hosts')
     if hosts is None:
         return []
-    return ['group %s keeps %d servers apart (anti-affinity server group '
-            '%s): site %s declares %d compute host%s' % (
-                group, count, server_group, site.name, hosts,
-                '' if hosts == 1 else 's')
-            for group, counts in sorted(spread.items())
-            for server_group, count in sorted(counts.items())
-            if count > hosts]
+    totals, users = {}, {}
+    for group, counts in sorted(spread.items()):
+        for server_group, count in counts.items():
+            totals[server_group] = totals.get(server_group, 0) + count
+            users.setdefault(server_group, []).append(group)
+    return ['group%s %s keep%s %d servers apart (anti-affinity server '
+            'group %s): site %s declares %d compute host%s' % (
+                's' if len(users[sg]) > 1 else '',
+                ', '.join(users[sg]), '' if len(users[sg]) > 1 else 's',
+                count, sg, site.name, hosts, '' if hosts == 1 else 's')
+            for sg, count in sorted(totals.items()) if count > hosts]
 
 
 def capacity_problems(site, demands):
@@ -158,10 +173,15 @@ def fence_primary(compute, network, capture):
     traffic reaches or leaves the group there - the fence that holds even
     where a server cannot be stopped), then its servers are stopped.
 
+    Only the group's own ports: a capture also holds ports of other
+    groups its chains name (a classifier starting at a tier-1 port), and
+    fencing tier 2 must not cut tier 1.
+
     :returns: ``{ports_down, servers_stopped}``.
     :raises SiteUnreachable: when the primary does not answer.
     """
-    ports = [p['id'] for p in capture['ports']]
+    own = shared.held_ids(capture)
+    ports = [p['id'] for p in capture['ports'] if p['id'] in own]
     found = network.ports(set(ports))
     # Neutron updates one port per call: take them down side by side
     # (one after the other, 50 ports took 3 s of a failover on the lab).

@@ -363,15 +363,21 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
         return ref('net', network_id, network_of.get(
             network_id, {}).get('name'))
 
-    def fixed_ip(ip, network_id):
-        address = ip['ip_address'] if ip_policy == 'keep' else None
-        if is_mapped(network_id):
-            # The mapped network's subnets are the DR site's: Neutron
-            # finds the one of the kept address.
-            return {'subnet': None, 'ip_address': address}
-        return {'subnet': ref('subnet', ip['subnet_id'], subnet_names.get(
-                    ip['subnet_id'])),
-                'ip_address': address}
+    def fixed_ips(port):
+        found = []
+        for ip in port['fixed_ips']:
+            address = ip['ip_address'] if ip_policy == 'keep' else None
+            if not is_mapped(port['network_id']):
+                found.append({'subnet': ref('subnet', ip['subnet_id'],
+                                            subnet_names.get(
+                                                ip['subnet_id'])),
+                              'ip_address': address})
+            elif address:
+                # The mapped network's subnets are the DR site's:
+                # Neutron finds the one of the kept address (under the
+                # new IP policy, Neutron allocates one: nothing to say).
+                found.append({'subnet': None, 'ip_address': address})
+        return found
 
     networks = sorted((n for n in mine(capture['networks'])
                        if not is_mapped(n['id'])),
@@ -385,6 +391,27 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
     kept_groups = {g['id']: g for g in capture['security_groups']
                    if g['id'] in used_groups and g['name'] != 'default'}
     groups = mine(kept_groups.values())
+
+    def rule(group, captured):
+        """A rule as the recovery template writes it.  A rule from the
+        members of a group (remote_group_id) stays one: from its own
+        group, from the copy of another recovered here or by another
+        group; a rule from a group not recovered (the project's default
+        group) is left out - never widened to any address."""
+        written = {k: captured[k] for k in _RULE_KEYS
+                   if captured.get(k) is not None}
+        remote = captured.get('remote_group_id')
+        if not remote:
+            return written
+        written['remote_mode'] = 'remote_group_id'
+        if remote == group['id']:
+            return written      # Heat: the group itself
+        if remote in kept_groups or remote in held_elsewhere:
+            written['remote_group_id'] = ref(
+                'secgroup', remote, (kept_groups.get(remote) or {}).get(
+                    'name'))
+            return written
+        return None
 
     out = {
         'networks': [{'name': name('net', n['id']),
@@ -405,16 +432,14 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
             'source_id': g['id'],
             'description': g.get('description') or '',
             'rules': sorted(
-                ({k: r[k] for k in _RULE_KEYS if r.get(k) is not None}
-                 for r in g['security_group_rules']),
+                filter(None, (rule(g, r) for r in g['security_group_rules'])),
                 key=lambda r: sorted((k, str(v)) for k, v in r.items()))}
             for g in sorted(groups, key=lambda g: name('secgroup', g['id']))],
         'ports': [{
             'name': name('port', p['id']),
             'source_id': p['id'],
             'network': net_ref(p['network_id']),
-            'fixed_ips': [fixed_ip(ip, p['network_id'])
-                          for ip in p['fixed_ips']],
+            'fixed_ips': fixed_ips(p),
             'security_groups': [
                 ref('secgroup', g, kept_groups[g]['name'])
                 for g in p.get('security_groups') or []
@@ -496,10 +521,14 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
                      'floating_network': target,
                      'port': ref('port', f['port_id'])})
     out['floating_ips'] = fips
-    out.update(_service_chains(capture, name, ref, servers))
+    out.update(_service_chains(capture, name, ref, servers, mine))
     out['shared'] = shared
+    # Keys Heat would read as a function call are never written (ids
+    # the services make are not such names).
     out['dr_ids'] = [{'source_id': item['source_id'], 'name': item['name']}
-                     for kind in SHAREABLE for item in out[kind]]
+                     for kind in SHAREABLE for item in out[kind]
+                     if item['source_id'] not in _HEAT_FUNCTIONS
+                     and not str(item['source_id']).startswith('Fn::')]
     if missing:
         raise exceptions.Unmapped(protection.describe_unmapped(
             {kind: sorted(names) for kind, names in missing.items()},
@@ -562,9 +591,11 @@ _CLASSIFIER_KEYS = (
     'source_ip_prefix', 'destination_ip_prefix')
 
 
-def _service_chains(capture, name, ref, servers):
+def _service_chains(capture, name, ref, servers, mine):
     """networking-sfc resources, re-linked to the recovered ports (this
-    group's, or the copies of ports other groups hold)."""
+    group's, or the copies of ports other groups hold); those another
+    group holds (a chain group's pairs on a VNF group's ports) are that
+    group's to recover."""
     device_of = {p['id']: p['device_id'] for p in capture['ports']}
     own_servers = {s['name'] for s in servers}
 
@@ -585,12 +616,12 @@ def _service_chains(capture, name, ref, servers):
               'ingress': port_ref(p['ingress']),
               'egress': port_ref(p['egress']),
               'server': server_of(p['ingress'])}
-             for p in capture.get('port_pairs', [])]
+             for p in mine(capture.get('port_pairs', []))]
     groups = [{'name': name('port_pair_group', g['id']),
                'port_pairs': [name('port_pair', p) for p in g['port_pairs']]}
-              for g in capture.get('port_pair_groups', [])]
+              for g in mine(capture.get('port_pair_groups', []))]
     classifiers = []
-    for f in capture.get('flow_classifiers', []):
+    for f in mine(capture.get('flow_classifiers', [])):
         properties = {k: f[k] for k in _CLASSIFIER_KEYS
                       if f.get(k) is not None}
         classifiers.append({
@@ -604,7 +635,7 @@ def _service_chains(capture, name, ref, servers):
                                     for g in c['port_pair_groups']],
                'flow_classifiers': [name('flow_classifier', f)
                                     for f in c['flow_classifiers']]}
-              for c in capture.get('port_chains', [])]
+              for c in mine(capture.get('port_chains', []))]
     return {'port_pairs': pairs, 'port_pair_groups': groups,
             'flow_classifiers': classifiers, 'port_chains': chains}
 

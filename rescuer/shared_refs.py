@@ -25,14 +25,21 @@ group holds is to an existing network of the DR site.
 
 import collections
 
-# The resource types Rescuer recovers and lets the groups of a stack
-# share: a member of one group may use one of another group's.
+# The resource types Rescuer recovers that a member may reference: of
+# these, only SHAREABLE_TYPES may be another group's (one DR-site copy,
+# rescuer.shared); a member using one of the others of another group is
+# refused (they are recovered with the group that uses them).
 SHARED_TYPES = (
     'OS::Neutron::Net', 'OS::Neutron::Subnet', 'OS::Neutron::SecurityGroup',
     'OS::Neutron::Port', 'OS::Nova::ServerGroup', 'OS::Neutron::PortPair',
     'OS::Neutron::PortPairGroup', 'OS::Neutron::FlowClassifier',
     'OS::Neutron::Router', 'OS::Cinder::Volume',
     'OS::Rescuer::ReplicatedVolume', 'OS::Nova::Server',
+)
+
+SHAREABLE_TYPES = (
+    'OS::Neutron::Net', 'OS::Neutron::Subnet', 'OS::Neutron::SecurityGroup',
+    'OS::Neutron::Port', 'OS::Nova::ServerGroup',
 )
 
 NET, SUBNET = 'OS::Neutron::Net', 'OS::Neutron::Subnet'
@@ -99,7 +106,9 @@ def mapping_names(name, resources):
     subnet ``name`` to a DR-site network (a subnet: its network's)."""
     resource = resources[name]
     if resource.type == NET:
-        return {name} | set(resource.network_names)
+        # Its name in Neutron, as the DR site's render matches it (a
+        # network without a name property has one Heat makes up).
+        return set(resource.network_names)
     if resource.type != SUBNET:
         return set()
     names = set(resource.network_names)
@@ -161,8 +170,12 @@ def doubly_held_problems(group, groups, resources):
 
 def unheld_problems(group, groups, resources, networks=()):
     """A resource a member of ``group`` uses that no group holds and
-    ``networks`` does not map."""
+    ``networks`` does not map - in a stack of several groups (a stack's
+    only group recovers what its members use with them, as it always
+    did)."""
     problems = []
+    if len(groups) < 2:
+        return problems
     for use in uses(group, groups, resources):
         if use.owner is not None or is_mapped(use.resource, resources,
                                               networks):
@@ -178,6 +191,19 @@ def unheld_problems(group, groups, resources, networks=()):
             'group of the stack holds: add it to a group\'s members%s'
             % (use.member, use.resource, kind, hint))
     return problems
+
+
+def unshareable_problems(group, groups, resources):
+    """A resource a member of ``group`` uses of another group that is not
+    of a kind groups share (a port pair, a volume, a server...)."""
+    return ['member %s of this group uses %s (%s) of group %s: groups '
+            'share only networks, subnets, security groups, ports and '
+            'server groups; put %s and %s in one group'
+            % (use.member, use.resource, resources[use.resource].type,
+               use.owner, use.member, use.resource)
+            for use in uses(group, groups, resources)
+            if use.owner is not None and
+            resources[use.resource].type not in SHAREABLE_TYPES]
 
 
 def tier_problems(group, groups, resources):
@@ -213,5 +239,6 @@ def problems(group, groups, resources, networks=()):
     ``networks`` are the keys of the group's ``mappings.networks``."""
     return (doubly_held_problems(group, groups, resources) +
             unheld_problems(group, groups, resources, networks) +
+            unshareable_problems(group, groups, resources) +
             tier_problems(group, groups, resources) +
             cycle_problems(group, groups, resources))

@@ -152,6 +152,19 @@ class DirectoryStore:
                 group, self.root,
                 (' (skipped: %s)' % '; '.join(skipped)) if skipped else ''))
 
+    def capture(self, group, capture_id):
+        """The good capture ``capture_id`` of ``group`` still kept, or
+        None."""
+        for path in reversed(self.history(group)):
+            try:
+                with open(path) as f:
+                    document = capture_mod.verify(json.load(f))
+            except (ValueError, exceptions.InvalidCapture):
+                continue
+            if document['capture_id'] == capture_id:
+                return document
+        return None
+
     # ------------------------------------------- definitions and syncs
 
     def save_definition(self, definition):

@@ -101,7 +101,7 @@ def _ports(model, resolve, ports_by_id, servers, differences):
             _differ(differences, what, 'subnets', want_subnets,
                     sorted(ip['subnet_id'] for ip in found['fixed_ips']))
         want_ips = [ip['ip_address'] for ip in port['fixed_ips']]
-        if all(want_ips):
+        if want_ips and all(want_ips):
             _differ(differences, what, 'fixed IPs', sorted(want_ips),
                     sorted(ip['ip_address'] for ip in found['fixed_ips']))
         if port['security_groups']:

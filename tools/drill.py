@@ -4,8 +4,10 @@ runs it, with the `openstack` CLI and the DR site's Mistral.
 1. deploy two protected VNFs at site-a (tier 1 and tier 2, each a server
    with a port on its service network, a storage-replicated data volume
    and a backup-protected log volume), protected to site-b in hot
-   standby - or, on a rerun, take the VNFs a completed run left there
-   (deployed, protected, site-b in hot standby), as a DR exercise runs on
+   standby, and a network service (examples/network-service.yaml: three
+   VNFs in three groups, tiers 1-3, on one shared network, chained
+   across tiers) - or, on a rerun, take what a completed run left there
+   (deployed, protected, site-b in standby), as a DR exercise runs on
    deployed VNFs; ``--redeploy`` deploys them afresh;
 2. write log records (a scheduled sync backs them up) and data, and
    replicate the data;
@@ -14,10 +16,12 @@ runs it, with the `openstack` CLI and the DR site's Mistral.
 4. disaster: `rescuer-lab fail site-a`; fail over; check the VNFs at
    site-b (servers ACTIVE, data of the replication point, logs of the
    last sync's backup) while `rescuer-lab recover site-a` brings site-a
-   back (the checks do not touch site-a);
+   back (the checks do not touch site-a); check the network service at
+   site-b (one copy of its network, every tier's ports on it, its chain
+   starting at the copy of the tier-1 port);
 5. fail back; check the VNFs at site-a
-   (fresh servers ACTIVE, data and logs written at site-b) and site-b in
-   standby;
+   (fresh servers ACTIVE, data and logs written at site-b), the network
+   service at site-a, and site-b in standby;
 6. print the reports, and where their JSON and timeline pictures are.
 
 Exits 0 only if every step succeeded and every check held.  Run with the
@@ -47,6 +51,12 @@ from tests.functional import base  # noqa: E402
 
 TEMPLATE = str(REPO / 'examples' / 'protected-vnf.yaml')
 VNFS = (('vnf-core', 1, '10.41.0.0/24'), ('vnf-edge', 2, '10.42.0.0/24'))
+# The network service: its stack, its parameters, and its groups' tiers.
+SERVICE = 'net-service'
+SERVICE_TEMPLATE = str(REPO / 'examples' / 'network-service.yaml')
+SERVICE_PARAMETERS = {'net_name': 'drill-svc-net', 'cidr': '10.43.0.0/24',
+                      'sip_port': '5061', 'rpo': str(600)}
+SERVICE_TIERS = (1, 2, 3)
 RPO = 60
 # The records this run writes into the volumes carry its id: a VNF taken
 # over from an earlier run holds that run's records too.
@@ -60,16 +70,19 @@ RECORDS_LEFT = 240
 PROGRESS_EVERY = 5
 
 
-def check_tier_order(run_report, groups):
-    """Tier 1 (vnf-core) recovered before tier 2 (vnf-edge) started; what
-    tier 1 does after its recovery may overlap tier 2."""
-    first, second = run_report['tiers']
-    order = [first['groups'], second['groups']]
-    check(order == [[groups[0]], [groups[1]]] and
-          first['recovered'] is not None and
-          first['recovered'] <= second['start'],
-          '%s: tier 1 recovered (%s s) before tier 2 started (%s s)' % (
-              run_report['kind'], first['recovered'], second['start']))
+def check_tier_order(run_report, tiers):
+    """Each tier (``tiers``: the groups of tiers 1, 2, ...) recovered
+    before the next started; what a tier does after its recovery may
+    overlap the next."""
+    found = run_report['tiers']
+    check([sorted(t['groups']) for t in found] == [sorted(t) for t in tiers]
+          and all(before['recovered'] is not None and
+                  before['recovered'] <= after['start']
+                  for before, after in zip(found, found[1:])),
+          '%s: each tier recovered before the next started (%s)' % (
+              run_report['kind'], ', '.join(
+                  'tier %s %s-%s s' % (t['tier'], t['start'], t['recovered'])
+                  for t in found)))
 
 
 def write_tag(site, volume_id, label):
@@ -296,7 +309,90 @@ def each_vnf(function, stacks=None):
 
 
 def deploy():
-    return each_vnf(deploy_one)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        service = pool.submit(deploy_service)
+        stacks = each_vnf(deploy_one)
+        return stacks, service.result()
+
+
+def _service_state(out):
+    """Whether the service's groups are protected and their recovery
+    stacks back at their standby level."""
+    if out.get('protection_status') != ['protected'] * 3:
+        return False
+    levels = ('hot', 'hot', 'cold')
+    for stack_id, level in zip(out['recovery_stacks'], levels):
+        recovery = _heat_stack('site-b', stack_id)
+        if not (recovery and recovery['stack_status'].endswith('_COMPLETE')
+                and recovery['parameters'].get('standby_level') == level
+                and 'rescuer-failed-over' not in (recovery.get('tags')
+                                                  or [])):
+            return False
+    return True
+
+
+def deploy_service():
+    """Deploy the network service at site-a (or take the one a completed
+    run left); its outputs."""
+    stack = None if REDEPLOY else _heat_stack('site-a', SERVICE)
+    if stack and stack['stack_status'] in ('CREATE_COMPLETE',
+                                           'UPDATE_COMPLETE') and all(
+            stack['parameters'].get(k) == v
+            for k, v in SERVICE_PARAMETERS.items()):
+        out = {o['output_key']: o.get('output_value')
+               for o in stack.get('outputs') or []}
+        if _service_state(out):
+            say('%s (tiers 1-3) is deployed at site-a and protected: the '
+                'exercise runs on it' % SERVICE)
+            return out
+    say('removing %s from site-a, if there' % SERVICE)
+    base.cli('site-a', 'stack', 'delete', '--yes', '--wait', SERVICE,
+             check=False)
+    say('deploying the network service %s (tiers 1-3) at site-a'
+        % SERVICE)
+    parameters = [a for k, v in sorted(SERVICE_PARAMETERS.items())
+                  for a in ('--parameter', '%s=%s' % (k, v))]
+    base.cli_json('site-a', 'stack', 'create', '--dry-run', '-t',
+                  SERVICE_TEMPLATE, *parameters, SERVICE)
+    base.cli_json('site-a', 'stack', 'create', '--wait', '-t',
+                  SERVICE_TEMPLATE, *parameters, SERVICE)
+    out = base.stack_outputs('site-a', SERVICE)
+    check(_service_state(out), '%s protected: groups %s' % (
+        SERVICE, ', '.join(out['groups'])))
+    return out
+
+
+def check_service_at(site, stacks):
+    """The network service at ``site`` (stacks: tier 1, 2, 3): one
+    network of its name, every tier's port on it, the chain starting at
+    the tier-1 port, every server ACTIVE."""
+    tier1, tier2, tier3 = (_stack_resources(site, s) for s in stacks)
+    networks = _get(site, 'network', '/v2.0/networks?name=%s' %
+                    SERVICE_PARAMETERS['net_name'])['networks']
+    on_it = [_get(site, 'network', '/v2.0/ports/%s' % port)['port'][
+        'network_id'] for port in (tier1['sip_port_0'], tier2['fw_in'],
+                                   tier2['fw_out'], tier3['db_port'])]
+    classifier = _get(site, 'network', '/v2.0/sfc/flow_classifiers/%s'
+                      % tier2['sip_classifier'])['flow_classifier']
+    servers = [tier1['sip'], tier2['fw'], tier3['db']]
+    check([n['id'] for n in networks] == [tier1['svc_net']] and
+          set(on_it) == {tier1['svc_net']} and
+          classifier['logical_source_port'] == tier1['sip_port_0'] and
+          'sip_chain' in tier2 and
+          all(_server_status(site, s) == 'ACTIVE' for s in servers),
+          '%s serves at %s: one network %s holding every tier\'s ports, '
+          'the chain from the tier-1 port, servers ACTIVE'
+          % (SERVICE, site, SERVICE_PARAMETERS['net_name']))
+
+
+def check_service_failed_back():
+    check_service_at('site-a', [SERVICE] * 3)
+    check(_service_state(base.stack_outputs('site-a', SERVICE)),
+          '%s back in standby at site-b (hot, hot, cold)' % SERVICE)
+    networks = _get('site-b', 'network', '/v2.0/networks?name=%s' %
+                    SERVICE_PARAMETERS['net_name'])['networks']
+    check(len(networks) == 1, '%s has one copy of its network at site-b'
+          % SERVICE)
 
 
 def servers_of(site, stack):
@@ -357,8 +453,11 @@ def check_failed_back(name, s):
 def main():
     out_dir = pathlib.Path(base.lab_env()['RESCUER_LAB_DIR']) / 'reports'
     out_dir.mkdir(exist_ok=True)
-    stacks = deploy()
-    groups = [stacks[name]['out']['group_name'] for name, _, _ in VNFS]
+    stacks, service = deploy()
+    vnf_groups = [stacks[name]['out']['group_name'] for name, _, _ in VNFS]
+    groups = vnf_groups + service['groups']
+    tiers = [[vnf_groups[0], service['groups'][0]],
+             [vnf_groups[1], service['groups'][1]], [service['groups'][2]]]
 
     each_vnf(lambda name, s: write_tag(
         'site-a', s['resources']['logs'], 'logged'), stacks)
@@ -388,17 +487,19 @@ def main():
     say('DISASTER: rescuer-lab fail site-a')
     base.rescuer_lab('fail', 'site-a')
     _, failover_report = run('rescuer_dr.failover_v1', groups, out_dir)
-    check_tier_order(failover_report, groups)
+    check_tier_order(failover_report, tiers)
     # site-a's team restores the lost site while the VNFs are checked at
     # site-b: the checks do not touch site-a.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         recovered = pool.submit(base.rescuer_lab, 'recover', 'site-a')
         each_vnf(check_failed_over, stacks)
+        check_service_at('site-b', service['recovery_stacks'])
         recovered.result()
     say('site-a is back: rescuer-lab recover site-a')
     _, failback_report = run('rescuer_dr.failback_v1', groups, out_dir)
-    check_tier_order(failback_report, groups)
+    check_tier_order(failback_report, tiers)
     each_vnf(check_failed_back, stacks)
+    check_service_failed_back()
     print()
     print('Reports (JSON and timeline pictures):')
     for kind in ('drill', 'failover', 'failback'):

@@ -32,6 +32,9 @@ class PlanFailoverAction(base.PlanAction):
     :param groups: names of the protection groups.
     :param check_replicas: false for a drill, which does not touch
         replication.
+    :param waves: true for a drill: a tier whose groups use what another
+        of the tier holds runs as waves, the holder first (a drill
+        builds the holder's copies; a failover finds them at standby).
     :returns: ``{started_at, site, tiers: [[group]], groups: {group:
         {tier, rpo, rto, last_sync_time, capture_id, restore_points,
         replicated_volumes}}}``.
@@ -40,14 +43,15 @@ class PlanFailoverAction(base.PlanAction):
     # A switchover moves the data by backups, not replicas.
     replicas_needed = True
 
-    def __init__(self, groups, check_replicas=True):
+    def __init__(self, groups, check_replicas=True, waves=False):
         super().__init__(groups)
         self.check_replicas = check_replicas and self.replicas_needed
+        self.waves = waves
 
     def execute(self, context):
         store = self.store()
         started = failover.now()
-        tiers = failover.plan(store, self.groups)
+        tiers = failover.plan(store, self.groups, waves=self.waves)
         definitions = {g: store.definition(g) for g in self.groups}
         sites_used = {d['recovery_site'] for d in definitions.values()}
         if len(sites_used) != 1:
@@ -65,7 +69,7 @@ class PlanFailoverAction(base.PlanAction):
                                    shared.held_elsewhere(store, definition,
                                                          capture))
             demands[name] = failover.needs(model, flavors)
-            spread[name] = failover.kept_apart(model)
+            spread[name] = failover.kept_apart(model, capture)
             planned[name] = {'tier': definition['tier'],
                              'rpo': definition['rpo'],
                              'rto': definition['rto'],
@@ -369,11 +373,19 @@ class RecoveryHealthAction(base.GroupAction):
                     store.save_fence(record)
         return result
 
+    def _built_from(self, stack):
+        """The capture the stack was last built from (its capture_id
+        output): a sync during a drill may have taken a newer one."""
+        built = next((o.get('output_value') for o in stack.get('outputs')
+                      or [] if o.get('output_key') == 'capture_id'), None)
+        return (built and self.store().capture(self.group, built) or
+                self.capture())
+
     def _topology(self, context, api, stack):
         """What :func:`rescuer.topology.check` compared; StackFailed
         naming every difference."""
-        model = sync.model_for(self.definition(), self.capture(), api.site,
-                               self.held_elsewhere())
+        model = sync.model_for(self.definition(), self._built_from(stack),
+                               api.site, self.held_elsewhere())
         found = topology.check(
             self.api(context, 'recovery', compute.NetworkAPI), model,
             api.resources(stack['id']), stack.get('parameters'))

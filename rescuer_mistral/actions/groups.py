@@ -274,7 +274,27 @@ class UnregisterGroupAction(base.GroupAction):
         except exceptions.NotFound:
             return {'group': self.group, 'stack_id': None,
                     'deleting': False, 'failed_over': False, 'site': None}
+        self._refuse_while_used()
         result = sync.remove_standby(api, self.group)
         if not result['failed_over']:
             self.store().remove_group(self.group)
         return dict(result, group=self.group, site=api.site.name)
+
+    def _refuse_while_used(self):
+        """A group whose resources other groups use stays: its recovery
+        stack holds their networks and ports (Neutron would refuse to
+        delete them, and their next sync would quietly make copies of
+        their own)."""
+        try:
+            capture = self.capture()
+        except exceptions.RescuerError:
+            return
+        using = shared.users(self.store(), self.definition(), capture)
+        if using:
+            raise exceptions.InvalidGroup(
+                'group %s holds resources other groups use (%s): '
+                'unregister those groups first (delete their stacks at '
+                'the primary), or move what they use into another group'
+                % (self.group, '; '.join(
+                    '%s uses %s' % (group, ', '.join(ids))
+                    for group, ids in sorted(using.items()))))

@@ -5,6 +5,7 @@ in the holder's recovery stack, and the other groups' ports and chain
 use that copy - at standby, and in a drill of the three groups, on the
 drill's own copy."""
 
+import json
 import random
 
 import pytest
@@ -90,41 +91,48 @@ def test_shared_resources_exist_once_at_the_dr_site(service):
             i['ip_address'] for i in at_a['fixed_ips']], port
 
 
-def test_a_drill_of_the_service_builds_it_on_its_own_copy(service):
-    name, net_name, groups, stacks = service
-    execution_id = base.start_execution('rescuer_dr.drill_v1',
-                                        {'groups': groups})
-    drill = 'rescuer-drill-%s'
-    # While the run is on, every drill stack stays up: tier 2's ports are
-    # on tier 1's drill network, not on the standby's.
-    base.wait_for(lambda: base.cli(
-        'site-b', 'stack', 'show', drill % groups[2], '-c', 'stack_status',
-        '-f', 'value', check=False).stdout.strip() == 'CREATE_COMPLETE',
-        timeout=300, interval=0.5, what='the tier-3 drill stack')
-    tier1 = _resources('site-b', drill % groups[0])
-    tier2 = _resources('site-b', drill % groups[1])
-    standby = _resources('site-b', stacks[0])
-    assert tier1['svc_net'] != standby['svc_net']
-    assert _port_network('site-b', tier2['fw_in']) == tier1['svc_net']
-    assert _classifier_source('site-b', tier2['sip_classifier']) == tier1[
-        'sip_port_0']
-    # Not the chain: the hot standby's holds the same classifiers, and
-    # networking-sfc allows one chain per classifiers in a project.
-    assert 'sip_chain' not in tier2 and 'fw_pair_group' in tier2
+def _drill_health(execution_id):
+    """{group: its drill health check's output} of a drill run: the
+    topology it compared on the group's drill stack."""
+    sess, endpoint = base.api('site-b', 'workflowv2')
+    listed = sess.get('/executions?root_execution_id=%s&workflow_name='
+                      'rescuer_dr.drill_group_v1&fields=id,input,output'
+                      % execution_id,
+                      endpoint_filter=endpoint).json()['executions']
+    return {json.loads(e['input'])['group']:
+            json.loads(e['output'])['health'] for e in listed}
 
-    execution = base.wait_execution(execution_id, timeout=600)
+
+def test_a_drill_of_the_service_builds_it_on_its_own_copy(service):
+    """Every drill stack is built on the holders' drill copies: each
+    group's health check compared its ports and chain links with the
+    capture, resolved through its drill stack's shared parameters (the
+    holder's drill copies), and passed; the stacks are gone after."""
+    name, net_name, groups, stacks = service
+    standby = _resources('site-b', stacks[0])
+    execution = test_failover._run('rescuer_dr.drill_v1',
+                                   {'groups': groups}, timeout=600)
     assert execution['state'] == 'SUCCESS', execution.get('state_info')
     report = execution['output']['report']
     assert [g['group'] for g in report['groups']] == groups
-    assert any('did not build its port chains (sip_chain)' in w
-               for w in report['warnings']), report['warnings']
     for group in report['groups']:
         assert {'start', 'check_health', 'clean_up', 'wait_removed'} <= {
             s['step'] for s in group['steps']}, group
+    # Compared and equal: tier 2's two ports on tier 1's drill network,
+    # its classifier from tier 1's drill port, its pair and pair group;
+    # not its chain (the hot standby's holds the same classifiers:
+    # networking-sfc allows one chain per classifiers in a project).
+    health = _drill_health(execution['id'])
+    assert {g: h['topology'] for g, h in health.items()} == {
+        groups[0]: {'ports': 1, 'chain_resources': 0},
+        groups[1]: {'ports': 2, 'chain_resources': 3},
+        groups[2]: {'ports': 1, 'chain_resources': 0}}
+    assert any('did not build its port chains (sip_chain)' in w
+               for w in report['warnings']), report['warnings']
     # Removed after every tier, users first; nothing left.
     for group in groups:
-        assert base.cli('site-b', 'stack', 'show', drill % group,
-                        check=False).returncode != 0
+        assert base.cli('site-b', 'stack', 'show', 'rescuer-drill-%s'
+                        % group, check=False).returncode != 0
     assert _networks_named('site-b', net_name) == [standby['svc_net']]
     assert base.stack_outputs('site-a', name)['protection_status'] == [
         'protected'] * 3

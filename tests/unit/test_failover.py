@@ -253,11 +253,19 @@ class FakeNetwork:
 
 def test_fencing_takes_ports_down_then_stops_what_runs():
     capture = {'servers': [{'id': 'a'}, {'id': 'b'}, {'id': 'gone'}],
-               'ports': [{'id': 'p1'}, {'id': 'p2'}]}
+               'resources': [
+                   {'physical_id': 'a', 'type': 'OS::Nova::Server'},
+                   {'physical_id': 'p2', 'type': 'OS::Neutron::Port'}],
+               # p1 is server a's; p3 another group's port the group's
+               # chain names: never fenced with this group.
+               'ports': [{'id': 'p1', 'device_id': 'a'},
+                         {'id': 'p2', 'device_id': 'b'},
+                         {'id': 'p3', 'device_id': 'other'}]}
     compute = FakeCompute([{'id': 'a', 'status': 'ACTIVE'},
                            {'id': 'b', 'status': 'SHUTOFF'}])
     network = FakeNetwork([{'id': 'p1', 'admin_state_up': True},
-                           {'id': 'p2', 'admin_state_up': False}])
+                           {'id': 'p2', 'admin_state_up': False},
+                           {'id': 'p3', 'admin_state_up': True}])
     assert failover.fence_primary(compute, network, capture) == {
         'ports_down': ['p1', 'p2'], 'servers_stopped': ['a', 'b']}
     assert network.calls == [('port', 'p1', False)]
@@ -563,12 +571,17 @@ def test_a_group_kept_apart_on_more_hosts_than_the_site_has_is_refused():
     capture = test_render._capture('multi')
     definition = test_groups._definition()
     model = sync.model_for(definition, capture, _site())
-    # Two servers in the anti-affinity group 'anti'.
-    assert failover.kept_apart(model) == {'anti': 2}
-    spread = {'core': failover.kept_apart(model)}
+    # Two servers in the anti-affinity group sgp.
+    assert failover.kept_apart(model, capture) == {'sgp': 2}
+    spread = {'core': failover.kept_apart(model, capture)}
     assert failover.spread_problems(_site(capacity={'hosts': 1}), spread) == [
         'group core keeps 2 servers apart (anti-affinity server group '
-        'anti): site site-b declares 1 compute host']
+        'sgp): site site-b declares 1 compute host']
+    # A server group another group holds counts for the whole run.
+    assert failover.spread_problems(_site(capacity={'hosts': 3}), {
+        'a': {'sgp': 2}, 'b': {'sgp': 2}}) == [
+        'groups a, b keep 4 servers apart (anti-affinity server group '
+        'sgp): site site-b declares 3 compute hosts']
     assert failover.spread_problems(_site(capacity={'hosts': 2}),
                                     spread) == []
     # Nothing declared, nothing checked.

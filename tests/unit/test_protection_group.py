@@ -406,7 +406,7 @@ class SharedResourcesTest(GroupTestCase):
         self.assertEqual({'group1', 'port_b', 'vnf_b', 'classifier'},
                          self._requires('group2'))
 
-    def test_a_network_the_site_registry_maps_by_resource_name(self):
+    def test_a_network_the_site_registry_maps_by_name(self):
         def change(resources):
             resources['group1']['properties']['members'][:2] = []
         directory = self.useFixture(fixtures.TempDir()).path
@@ -416,7 +416,7 @@ class SharedResourcesTest(GroupTestCase):
                     'cloud': 'c', 'country': 'FR',
                     'mappings': {'images': {'cirros': 'cirros'},
                                  'flavors': {'small': 'small'},
-                                 'networks': {'net': 'dr-net'}}}}))))
+                                 'networks': {'service-net': 'dr-net'}}}}))))
         self.assertIsNone(self._shared(change).validate())
 
     def test_a_group_of_a_later_tier_cannot_hold_what_an_earlier_uses(self):

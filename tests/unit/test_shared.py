@@ -259,12 +259,19 @@ class _Heat:
                                region='RegionOne', country='DE',
                                role='dr', clouds_file=None)
         self.outputs = outputs
+        self.tags = {}
 
     def get_stack(self, stack_id):
         if stack_id not in self.outputs:
             raise exceptions.NotFound('stack %s: not found' % stack_id)
-        return {'id': stack_id, 'outputs': [
-            {'output_key': 'dr_ids', 'output_value': self.outputs[stack_id]}]}
+        group = stack_id.replace('rescuer-drill-', '')
+        group = group.replace('rescuer-', '')
+        kind = 'rescuer-drill' if 'drill' in stack_id else 'rescuer-standby'
+        tags = [kind, 'rescuer-group-%s' % group]
+        return {'id': stack_id, 'stack_name': stack_id,
+                'tags': self.tags.get(stack_id, tags),
+                'outputs': [{'output_key': 'dr_ids',
+                             'output_value': self.outputs[stack_id]}]}
 
 
 def test_parameters_are_filled_from_the_holders_stack(store):
@@ -322,12 +329,14 @@ def test_users_come_after_the_holders_of_their_tier():
         shared.waves(['a', 'b', 'c'], {'a': {'b'}, 'b': {'a'}})
 
 
-def test_a_run_plans_the_holder_first(store):
+def test_a_drill_plans_the_holder_first(store):
     from rescuer import failover
     for group in CAPTURES:
         store.save_definition(dict(store.definition(group), tier=2))
-    assert failover.plan(store, sorted(CAPTURES)) == [
+    assert failover.plan(store, sorted(CAPTURES), waves=True) == [
         ['ns-tier1'], ['ns-tier2', 'ns-tier3']]
+    # A failover finds the holder's copies at standby: one wave.
+    assert failover.plan(store, sorted(CAPTURES)) == [sorted(CAPTURES)]
 
 
 class _DrillHeat(_Heat):
@@ -362,3 +371,104 @@ def test_a_drill_uses_the_holders_drill_copies_and_no_standby_chain(
     # refuse the drill's; a cold standby has none.
     assert parameters.get('port_chains') == chains
     assert template['resources']['chain']['condition'] == 'chained'
+
+
+def test_only_a_stack_rescuer_made_for_the_holder_is_read(store):
+    """A project member may make a stack called rescuer-drill-<holder>
+    (or replace the holder's): its outputs never fill a parameter."""
+    data = _model(store, 'ns-tier2')
+    api = _Heat({'rescuer-ns-tier1': {'n-svc': 'forged', 's-svc': 'forged',
+                                      'p-a': 'forged'}})
+    api.tags['rescuer-ns-tier1'] = ['rescuer-standby']
+    with pytest.raises(exceptions.InvalidGroup, match='does not exist'):
+        shared.parameters(api, data, groups.stack_name)
+    # A drill stack is not a recovery stack.
+    api.tags['rescuer-ns-tier1'] = ['rescuer-drill',
+                                    'rescuer-group-ns-tier1']
+    with pytest.raises(exceptions.InvalidGroup, match='does not exist'):
+        shared.parameters(api, data, groups.stack_name)
+
+
+def test_an_output_that_is_no_map_of_ids_is_refused(store):
+    data = _model(store, 'ns-tier2')
+    with pytest.raises(exceptions.InvalidGroup, match='not a map of ids'):
+        shared.parameters(_Heat({'rescuer-ns-tier1': ['n-svc']}), data,
+                          groups.stack_name)
+
+
+def test_a_resource_two_groups_name_as_members_is_refused():
+    one = tier1()
+    other = dict(tier3(), resources=tier3()['resources'] + [
+        _resource('net', 'OS::Neutron::Net', 'n-svc')])
+    with pytest.raises(exceptions.InvalidGroup,
+                       match='n-svc .* is a member of groups ns-tier1 and '
+                             'ns-tier3'):
+        shared.holders({'ns-tier1': one, 'ns-tier3': other})
+
+
+def test_a_member_port_plugged_into_another_groups_server_is_its_own():
+    """Port p-c2 is a member of tier 1's group, plugged into tier 3's
+    server: tier 1 holds it, tier 3's server uses tier 1's copy."""
+    one = dict(tier1(), resources=tier1()['resources'] + [
+        _resource('mgmt_port', 'OS::Neutron::Port', 'p-c2')])
+    held = shared.holders({'ns-tier1': one, 'ns-tier3': tier3()})
+    assert held['p-c2'] == 'ns-tier1' and held['p-c'] == 'ns-tier3'
+
+
+def test_rules_from_a_group_stay_rules_from_that_group():
+    """remote_group_id: from the group itself, from another group's copy;
+    from a group that is not recovered (the default group) the rule is
+    left out - before, every such rule came back open to any address."""
+    document = tier1()
+    rules = document['security_groups'][0]['security_group_rules']
+    rules += [{'direction': 'ingress', 'ethertype': 'IPv4',
+               'remote_group_id': 'sg-svc'},
+              {'direction': 'ingress', 'ethertype': 'IPv4',
+               'protocol': 'tcp', 'remote_group_id': 'sg-mgmt'},
+              {'direction': 'ingress', 'ethertype': 'IPv4',
+               'protocol': 'udp', 'remote_group_id': 'sg-default'}]
+    document['checksum'] = capture_mod.checksum(document)
+    data = render.model(document, MAPPINGS, 'keep', 'site-b',
+                        {'sg-mgmt': 'ns-mgmt'})
+    template = yaml.safe_load(render.render_model(data))
+    written = template['resources']['svc_sg']['properties']['rules']
+    assert {'direction': 'ingress', 'ethertype': 'IPv4',
+            'remote_mode': 'remote_group_id'} in written
+    [other] = [r for r in written if 'remote_group_id' in r]
+    assert other['remote_group_id'] == {
+        'get_param': data['shared'][0]['parameter']}
+    assert data['shared'][0]['group'] == 'ns-mgmt'
+    assert not any(r.get('protocol') == 'udp' for r in written)
+    assert not any('remote_ip_prefix' in r for r in written)
+
+
+def test_a_holder_knows_its_users(store):
+    assert shared.users(store, store.definition('ns-tier1'), tier1()) == {
+        'ns-tier2': ['n-svc', 'p-a', 's-svc', 'sg-svc'],
+        'ns-tier3': ['n-svc', 's-svc', 'sg-svc']}
+    assert shared.users(store, store.definition('ns-tier3'), tier3()) == {}
+
+
+def test_a_duplicate_member_elsewhere_does_not_stop_a_group(store):
+    """Two groups of other stacks naming one resource: only the groups
+    using it are stopped."""
+    for group in ('ns-dup', 'ns-dup2'):
+        duplicate = dict(tier3(), group=group, capture_id='c-%s' % group,
+                         resources=[_resource('x', 'OS::Neutron::Port',
+                                              'p-x')])
+        duplicate['checksum'] = capture_mod.checksum(duplicate)
+        store.save_definition(dict(store.definition('ns-tier3'),
+                                   group=group))
+        store.save(duplicate)
+    assert 'p-x' in _held_elsewhere(store, 'ns-tier1')
+    user = dict(tier2(), ports=tier2()['ports'] + [
+        _port('p-x', 'v-z', '10.60.0.99')])
+    with pytest.raises(exceptions.InvalidGroup,
+                       match='p-x .* is a member of groups ns-dup and '
+                             'ns-dup2'):
+        shared.held_elsewhere(store, store.definition('ns-tier2'), user)
+
+
+def test_a_kept_capture_is_found_by_its_id(store):
+    assert store.capture('ns-tier1', 'c-ns-tier1')['group'] == 'ns-tier1'
+    assert store.capture('ns-tier1', 'c-gone') is None

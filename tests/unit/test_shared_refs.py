@@ -83,18 +83,21 @@ def test_types_rescuer_does_not_share_are_not_checked():
 def test_a_mapped_network_needs_no_group():
     groups = _groups(group1=Group(1, ['secgroup', 'port_a', 'vnf_a']))
     resources = _stack()
-    # By its resource name or its name property; a subnet by its
-    # network's.
-    for key in ('net', 'service-net'):
-        assert _problems('group1', groups, resources, [key]) == []
-        assert _problems('group2', groups, resources, [key]) == []
+    # By its name property (its name in Neutron, which the DR site's
+    # render matches); a subnet by its network's.  Not by its resource
+    # name: the render never sees that.
+    assert _problems('group1', groups, resources, ['service-net']) == []
+    assert _problems('group2', groups, resources, ['service-net']) == []
+    assert 'uses net (OS::Neutron::Net), which no protection group' in (
+        _problems('group1', groups, resources, ['net'])[0])
     assert len(_problems('group1', groups, resources, ['other'])) == 2
     # A subnet on a network of the cloud, by the name its network
     # property gives.
     resources['subnet'] = Resource('OS::Neutron::Subnet', [], ['ext'])
-    assert _problems('group1', groups, resources, ['ext', 'net']) == []
+    assert _problems('group1', groups, resources,
+                     ['ext', 'service-net']) == []
     assert 'map its network with mappings.networks' in _problems(
-        'group1', groups, resources, ['net'])[0]
+        'group1', groups, resources, ['service-net'])[0]
 
 
 def test_a_mapping_is_only_for_networks():
@@ -154,12 +157,12 @@ def test_a_cycle_through_three_groups():
     groups['group2'] = Group(1, ['port_b', 'vnf_b', 'vnf_c', 'port_c'])
     groups['group3'] = Group(1, ['classifier'])
     # group1 (port_a) -> group3 (classifier) -> group1; group2 -> group1.
-    assert 'groups group3 and group1 use' in _problems(
+    assert 'groups group3 and group1 use' in shared_refs.cycle_problems(
         'group3', groups, resources)[0]
     resources['classifier'] = Resource('OS::Neutron::FlowClassifier',
                                        ['port_b'], [])
     # group1 -> group3 -> group2 -> group1.
-    problem = _problems('group1', groups, resources)
+    problem = shared_refs.cycle_problems('group1', groups, resources)
     assert len(problem) == 1
     assert problem[0].startswith(
         'groups group1, group3 and group2 use each other\'s resources in a '
@@ -187,3 +190,24 @@ def test_a_whole_stack_group_holds_everything():
     assert _problems('group2', groups, _stack()) == [
         'resource vnf_b is a member of groups all and group2: a resource '
         'belongs to at most one group']
+
+
+def test_groups_share_only_networking_and_server_groups():
+    resources = _stack(vnf_b=Resource('OS::Nova::Server',
+                                      ['port_b', 'classifier'], []))
+    groups = _groups()
+    groups['group1'] = Group(1, groups['group1'].members + ['classifier'])
+    groups['group2'] = Group(2, [m for m in groups['group2'].members
+                                 if m != 'classifier'])
+    assert shared_refs.unshareable_problems('group2', groups, resources) == [
+        'member vnf_b of this group uses classifier '
+        '(OS::Neutron::FlowClassifier) of group group1: groups share only '
+        'networks, subnets, security groups, ports and server groups; put '
+        'vnf_b and classifier in one group']
+
+
+def test_a_stacks_only_group_recovers_what_its_members_use():
+    """As before groups shared: a member's network outside the group's
+    members is the group's to recover (and was refused for a while)."""
+    groups = {'group1': Group(1, ['port_a', 'vnf_a'])}
+    assert _problems('group1', groups, _stack()) == []
