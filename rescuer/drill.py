@@ -35,7 +35,7 @@ def find_drill(api, group):
     if stack is None:
         return None
     tags = set(stack.get('tags') or ())
-    if not {DRILL_TAGS[1], 'rescuer-group-%s' % group} <= tags:
+    if not {DRILL_TAGS[1], groups.stack_tag(group)} <= tags:
         raise exceptions.InvalidGroup(
             'stack %s at site %s is not the drill stack of group %s (not '
             'tagged as one): Rescuer neither uses nor deletes it; rename '
@@ -71,7 +71,7 @@ def start(api, definition, capture, held_elsewhere=None):
                                         purpose='drill'))
     stack_id = api.create_stack(
         stack_name(definition['group']), template, parameters,
-        tags=DRILL_TAGS + ('rescuer-group-%s' % definition['group'],))
+        tags=DRILL_TAGS + (groups.stack_tag(definition['group']),))
     return {'stack_id': stack_id, 'action': 'CREATE', 'site': api.site.name}
 
 

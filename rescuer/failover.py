@@ -442,7 +442,7 @@ def activate(api, definition, capture, promoted, serve_first=False,
                 'volume %s of group %s was not promoted'
                 % (volume_id, definition['group']))
         parameters[parameter] = promoted[volume_id]
-    tags = sync.STANDBY_TAGS + ('rescuer-group-%s' % definition['group'],
+    tags = sync.STANDBY_TAGS + (groups.stack_tag(definition['group']),
                                 heat.FAILED_OVER_TAG)
     stack = sync.find_stack(api, definition['group'])
     if stack is None:

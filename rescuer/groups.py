@@ -73,6 +73,12 @@ def stack_name(group):
     return 'rescuer-%s' % group
 
 
+def stack_tag(group):
+    """The tag of every stack Rescuer makes for ``group`` at the DR
+    site (recovery and drill)."""
+    return 'rescuer-group-%s' % group
+
+
 def standby_level(definition):
     return LEVEL_OF_MODE[definition['mode']]
 

@@ -602,10 +602,8 @@ def _service_chains(capture, name, ref, servers, mine):
     def server_of(port_id):
         # Both ports of a pair belong to one server: wait for it, when
         # it is this group's.
-        server = device_of.get(port_id)
-        if server and name('server', server) in own_servers:
-            return name('server', server)
-        return None
+        server = name.by_id.get(device_of.get(port_id))
+        return server if server in own_servers else None
 
     labels = {p['id']: p.get('name') or p['id'] for p in capture['ports']}
 

@@ -109,21 +109,8 @@ def build(kind, run_id, site, plan, executions, fences=None,
                 name), start, fences.get(name), resources.get(name),
                 warnings, failures))
             _clean_up(groups[-1], clean_ups.get(name), start, failures)
-            chains = plan['groups'][name].get('standby_chains')
-            if kind == 'drill' and chains:
-                warnings.append(
-                    'group %s: the drill did not build its port chains '
-                    '(%s): its standby holds them, and networking-sfc '
-                    'allows one chain per set of classifiers in a project; '
-                    'their classifiers, port pairs and groups were built'
-                    % (name, ', '.join(chains)))
-            empty = plan['groups'][name].get('replicated_volumes')
-            if kind == 'drill' and empty:
-                warnings.append(
-                    'group %s: a drill does not touch replication: its '
-                    'replicated volumes (%s) came up empty at the DR site; '
-                    'the drill proved the metadata, not the data'
-                    % (name, ', '.join(empty)))
+            if kind == 'drill':
+                warnings += _drill_warnings(name, plan['groups'][name])
     tiers = []
     for tier in plan['tiers']:
         members = [g for g in groups if g['group'] in tier]
@@ -258,12 +245,36 @@ def _group(name, planned, execution, start, fence, resources, warnings,
                                 name, group['achieved_rto'],
                                 planned['rto']))
     else:
-        failed = [s for s in group['steps'] if s['state'] == 'ERROR']
-        failures.append({'group': name,
-                         'step': failed[0]['step'] if failed else None,
-                         'error': (failed[0]['error'] if failed else None)
-                         or execution.get('state_info')})
+        failures.append(_failure(name, group['steps'], execution))
     return group
+
+
+# What a drill does not prove, by the planned field naming it.
+_DRILL_GAPS = (
+    ('standby_chains',
+     'the drill did not build its port chains (%s): its standby holds '
+     'them, and networking-sfc allows one chain per set of classifiers in '
+     'a project; their classifiers, port pairs and groups were built'),
+    ('replicated_volumes',
+     'a drill does not touch replication: its replicated volumes (%s) '
+     'came up empty at the DR site; the drill proved the metadata, not '
+     'the data'),
+)
+
+
+def _drill_warnings(name, planned):
+    return ['group %s: %s' % (name, text % ', '.join(planned[field]))
+            for field, text in _DRILL_GAPS if planned.get(field)]
+
+
+def _failure(name, steps, execution, step=None):
+    """The failure of a group's ``execution``: its first failed step
+    (``step`` when none failed) and that step's error, or the
+    execution's."""
+    failed = [s for s in steps if s['state'] == 'ERROR']
+    return {'group': name, 'step': failed[0]['step'] if failed else step,
+            'error': (failed[0]['error'] if failed else None)
+            or execution.get('state_info')}
 
 
 def _clean_up(group, execution, start, failures):
@@ -279,12 +290,8 @@ def _clean_up(group, execution, start, failures):
         group['end'] = max(filter(None, (
             group['end'], _seconds(start, execution['updated_at']))))
     if execution['state'] in FAILED_STATES:
-        failed = [s for s in steps if s['state'] == 'ERROR']
-        failures.append({'group': group['group'],
-                         'step': failed[0]['step'] if failed else
-                         execution['workflow_name'],
-                         'error': (failed[0]['error'] if failed else None)
-                         or execution.get('state_info')})
+        failures.append(_failure(group['group'], steps, execution,
+                                 execution['workflow_name']))
         group['state'] = execution['state']
 
 

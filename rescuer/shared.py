@@ -28,6 +28,7 @@ site and primary site, not per stack.
 """
 
 from rescuer import exceptions
+from rescuer import groups
 from rescuer import heat
 
 OUTPUT = 'dr_ids'
@@ -171,7 +172,7 @@ def parameters(api, model, stack_name_of, purpose='recovery'):
         group = item['group']
         if group not in by_group:
             by_group[group] = dr_ids(api, stack_name_of(group), (
-                KIND_TAGS[purpose], 'rescuer-group-%s' % group))
+                KIND_TAGS[purpose], groups.stack_tag(group)))
         ids = by_group[group]
         value = (ids or {}).get(item['source_id'])
         if value:

@@ -120,7 +120,7 @@ def apply_standby(api, definition, capture, held_elsewhere=None):
     if stack is None:
         stack_id = api.create_stack(
             groups.stack_name(definition['group']), template, parameters,
-            tags=STANDBY_TAGS + ('rescuer-group-%s' % definition['group'],))
+            tags=STANDBY_TAGS + (groups.stack_tag(definition['group']),))
         return {'stack_id': stack_id, 'action': 'CREATE'}
     if stack['stack_status'].endswith('_IN_PROGRESS'):
         return {'stack_id': stack['id'], 'action': 'skipped',
