@@ -439,7 +439,6 @@ PORT_CHAIN = _Record({
     'port_pair_groups': STRS, 'flow_classifiers': STRS,
     'chain_parameters': FREE, 'chain_id': OPT_INT,
 }, required=('id', 'port_pair_groups', 'flow_classifiers'))
-# Not captured yet: declared for the recovery of network services.
 ROUTER = _Record({
     'id': STR, 'name': TEXT, 'description': TEXT, 'admin_state_up': BOOL,
     'external_gateway_info': _optional(_Record({
@@ -462,12 +461,13 @@ KINDS = {
     'volumes': VOLUME, 'port_pairs': PORT_PAIR,
     'port_pair_groups': PORT_PAIR_GROUP,
     'flow_classifiers': FLOW_CLASSIFIER, 'port_chains': PORT_CHAIN,
-    'routers': ROUTER, 'volume_types': VOLUME_TYPE,
+    'routers': ROUTER, 'router_ports': PORT, 'volume_types': VOLUME_TYPE,
 }
 # Kinds a capture may lack: those of networking-sfc (captures older than
 # their support), and those not captured yet.
 OPTIONAL_KINDS = ('port_pairs', 'port_pair_groups', 'flow_classifiers',
-                  'port_chains', 'routers', 'volume_types')
+                  'port_chains', 'routers', 'router_ports',
+                  'volume_types')
 DOCUMENT = _Record(dict({
     'schema_version': INT, 'capture_id': STR, 'site': STR,
     'group': TEXT, 'captured_at': _Time(), 'api_calls': INT,
@@ -490,7 +490,7 @@ def _references(document):
     classifiers."""
     held = {kind: {r['id'] for r in document.get(kind) or ()}
             for kind in ('ports', 'port_pairs', 'port_pair_groups',
-                         'flow_classifiers')}
+                         'flow_classifiers', 'routers')}
     links = [('port_pairs', 'ingress', 'ports'),
              ('port_pairs', 'egress', 'ports'),
              ('flow_classifiers', 'logical_source_port', 'ports'),
@@ -498,7 +498,8 @@ def _references(document):
              ('floating_ips', 'port_id', 'ports'),
              ('port_pair_groups', 'port_pairs', 'port_pairs'),
              ('port_chains', 'port_pair_groups', 'port_pair_groups'),
-             ('port_chains', 'flow_classifiers', 'flow_classifiers')]
+             ('port_chains', 'flow_classifiers', 'flow_classifiers'),
+             ('router_ports', 'device_id', 'routers')]
     for kind, field, target in links:
         for index, record in enumerate(document.get(kind) or ()):
             value = record.get(field)
@@ -646,6 +647,32 @@ def _service_chains(api, port_ids, member_ids=frozenset()):
             'flow_classifiers': classifiers, 'port_chains': chains}
 
 
+ROUTER_TYPES = ('OS::Neutron::Router',)
+# Heat's id of a router interface: <router id>:subnet_id=<id> (or
+# port_id=<id>).
+INTERFACE_TYPES = ('OS::Neutron::RouterInterface',)
+ROUTER_INTERFACE_OWNERS = ('network:router_interface',
+                           'network:router_interface_distributed',
+                           'network:ha_router_replicated_interface')
+
+
+def _router_ids(resources):
+    """The routers the members are or attach to (an interface's id
+    starts with its router's)."""
+    return _ids(resources, *ROUTER_TYPES) | {
+        i.split(':', 1)[0] for i in _ids(resources, *INTERFACE_TYPES)}
+
+
+def _routers(api, router_ids):
+    """The routers and their interface ports (2 calls a chunk)."""
+    routers = _filtered(api, 'network', '/v2.0/routers', 'routers', 'id',
+                        router_ids)
+    ports = [p for p in _filtered(api, 'network', '/v2.0/ports', 'ports',
+                                  'device_id', {r['id'] for r in routers})
+             if p.get('device_owner') in ROUTER_INTERFACE_OWNERS]
+    return routers, ports
+
+
 def _chained_port_ids(chains):
     """The ports the service chain records name (a pair's, a
     classifier's logical ports): members' or other groups'."""
@@ -703,6 +730,12 @@ def capture_stack(session, site, stack_id, group=None, members=None):
         _chained_port_ids(chains) - member_port_ids))
     member_ports = [member_ports[i] for i in sorted(member_ports)]
     network_ids |= {p['network_id'] for p in member_ports}
+    routers, router_ports = (_routers(api, _router_ids(resources))
+                             if _router_ids(resources) else ([], []))
+    # A router's subnets and its external network (mapped by name).
+    network_ids |= {p['network_id'] for p in router_ports}
+    network_ids |= {(r.get('external_gateway_info') or {}).get(
+        'network_id') for r in routers} - {None}
     floating_ips = _filtered(api, 'network', '/v2.0/floatingips',
                              'floatingips', 'port_id', member_port_ids)
     # The external networks too: recovery maps them by name.
@@ -746,6 +779,8 @@ def capture_stack(session, site, stack_id, group=None, members=None):
         if volume_ids or servers else [],
     }
     document.update(chains)
+    if routers:
+        document.update(routers=routers, router_ports=router_ports)
     document['api_calls'] = api.calls
     # Of each record, only what its kind's allow-list names.
     document = _kept(document)

@@ -18,6 +18,11 @@ class ComputeAPI(rest.ServiceAPI):
             servers = [s for s in servers if s['id'] in ids]
         return servers
 
+    def server_group(self, group_id):
+        """One server group (its policy and members)."""
+        return self._call('GET', '/os-server-groups/%s'
+                          % group_id)['server_group']
+
     def flavors(self):
         return self._call('GET', '/flavors/detail')['flavors']
 
@@ -66,6 +71,11 @@ class NetworkAPI(rest.ServiceAPI):
                 [('id', i) for i in ids[start:start + self.CHUNK]])
             found += self._call('GET', '/v2.0/ports?%s' % query)['ports']
         return found
+
+    def router_ports(self, router_id):
+        """The ports of a router (its interfaces and gateway)."""
+        query = urllib.parse.urlencode([('device_id', router_id)])
+        return self._call('GET', '/v2.0/ports?%s' % query)['ports']
 
     def show(self, path):
         """One record of Neutron's (``/v2.0/<collection>/<id>``)."""

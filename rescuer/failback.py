@@ -170,9 +170,18 @@ def primary_health(api, compute, definition):
                            set(definition['members'] or []))
 
 
-def demote(api, definition, capture, held_elsewhere=None):
+def demote(api, definition, capture, held_elsewhere=None, compute=None):
     """The recovery stack back to the group's standby level, without the
-    promoted volumes and the failed-over tag."""
+    promoted volumes and the failed-over tag.  With ``compute``, a
+    (drained) server whose boot volume goes back from the promoted copy
+    to the standby's own is deleted through Nova first (action
+    ``healing`` until it is gone: call again), then created once by the
+    update: Heat would create the replacement before deleting it, which
+    needs a second host for a server of an anti-affinity group.
+
+    :returns: ``{stack_id, action, healed, healing}``; action UPDATE,
+        unchanged or healing.
+    """
     stack = sync.recovery_stack(api, definition['group'])
     model, template = sync.recovery_template(definition, capture, api.site,
                                              held_elsewhere)
@@ -181,11 +190,23 @@ def demote(api, definition, capture, held_elsewhere=None):
     for parameter in render.promoted_parameters(model).values():
         parameters[parameter] = ''
     if not sync.is_failed_over(stack):
-        return {'stack_id': stack['id'], 'action': 'unchanged'}
+        return _demoted(stack['id'], 'unchanged')
+    swapped = (failover.swapped_servers(model, stack, parameters)
+               if parameters['standby_level'] != 'cold' else [])
+    healed, deleting = (failover.heal_servers(api, compute, stack['id'],
+                                              swapped)
+                        if compute and swapped else ([], []))
+    if deleting:
+        return _demoted(stack['id'], failover.HEALING, deleting)
     tags = [t for t in stack.get('tags') or [] if t != heat.FAILED_OVER_TAG]
     api.update_stack(stack['id'], template=template, parameters=parameters,
                      tags=tags)
-    return {'stack_id': stack['id'], 'action': 'UPDATE'}
+    return _demoted(stack['id'], 'UPDATE', healed)
+
+
+def _demoted(stack_id, action, healed=()):
+    return {'stack_id': stack_id, 'action': action, 'healed': list(healed),
+            'healing': action == failover.HEALING}
 
 
 def clean_up(dr_cinder, primary_cinder, promoted):

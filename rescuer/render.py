@@ -41,6 +41,9 @@ RESOURCE_TYPES = (
     ('server_groups', 'OS::Nova::ServerGroup'),
     ('volumes', 'OS::Cinder::Volume'), ('servers', 'OS::Nova::Server'),
     ('attachments', 'OS::Cinder::VolumeAttachment'),
+    ('routers', 'OS::Neutron::Router'),
+    ('router_interfaces', 'OS::Neutron::RouterInterface'),
+    ('router_routes', 'OS::Neutron::ExtraRouteSet'),
     ('floating_ips', 'OS::Neutron::FloatingIP'),
     ('port_pairs', 'OS::Neutron::PortPair'),
     ('port_pair_groups', 'OS::Neutron::PortPairGroup'),
@@ -60,7 +63,7 @@ OUTPUTS = ('capture_id', 'captured_at', 'dr_ids')
 # template outputs the DR-site id of each it creates (``dr_ids``, by
 # primary id), and takes those it uses of other groups as parameters.
 SHAREABLE = ('networks', 'subnets', 'security_groups', 'ports',
-             'server_groups')
+             'server_groups', 'routers')
 # Heat keeps a resource's name in a 255-character column: a longer one
 # cannot be a real resource's and is renamed.
 MAX_RESOURCE_NAME = 255
@@ -417,7 +420,9 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
         'networks': [{'name': name('net', n['id']),
                       'source_id': n['id'],
                       'net_name': n['name'],
-                      'admin_state_up': n.get('admin_state_up', True)}
+                      'admin_state_up': n.get('admin_state_up', True),
+                      'port_security_enabled': _false_or_none(
+                          n.get('port_security_enabled'))}
                      for n in networks],
         'subnets': [{'name': name('subnet', s['id']),
                      'source_id': s['id'],
@@ -444,7 +449,11 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
                 ref('secgroup', g, kept_groups[g]['name'])
                 for g in p.get('security_groups') or []
                 if g in kept_groups],
-            'mac_address': p['mac_address'] if ip_policy == 'keep' else None}
+            'mac_address': p['mac_address'] if ip_policy == 'keep' else None,
+            'port_security_enabled': _false_or_none(
+                p.get('port_security_enabled')),
+            'allowed_address_pairs': _address_pairs(p, ip_policy),
+            'vnic_type': _vnic_type(p)}
             for p in ports],
         'server_groups': [{'name': name('server_group', g['id']),
                            'source_id': g['id'],
@@ -479,6 +488,21 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
                 for g in capture['server_groups']
                 for m in g.get('members') or []}
     port_names = {p['id']: name('port', p['id']) for p in ports}
+    key_pairs = mappings.get('key_pairs') or {}
+
+    def key_param(key_name):
+        """A parameter naming the server's key pair at the DR site:
+        the one mappings.key_pairs names, else one of the same name (a
+        key pair belongs to a user: the DR site's must be Rescuer's)."""
+        if not key_name:
+            return None
+        if ('key', key_name) not in param_of:
+            param_of['key', key_name] = new_parameter('key', key_name, {
+                'default': key_pairs.get(key_name, key_name),
+                'description': 'key pair at the recovery site for %s at '
+                'the primary' % key_name})
+        return param_of['key', key_name]
+
     servers = []
     for s in sorted(capture['servers'], key=lambda s: name('server',
                                                            s['id'])):
@@ -500,6 +524,8 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
                                     if p['device_id'] == s['id']],
                                 ref, port_names),
             'metadata': s.get('metadata') or {},
+            'key_param': key_param(s.get('key_name')),
+            'config_drive': _config_drive(s.get('config_drive')),
             'depends_on': None,
         })
     out['volumes'] = volumes
@@ -521,6 +547,7 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
                      'floating_network': target,
                      'port': ref('port', f['port_id'])})
     out['floating_ips'] = fips
+    out.update(_routers(capture, name, ref, mine, is_mapped, net_ref))
     out.update(_service_chains(capture, name, ref, servers, mine))
     out['shared'] = shared
     # Keys Heat would read as a function call are never written (ids
@@ -539,6 +566,38 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
                captured_at=capture['captured_at'],
                renamed=dict(sorted(name.renamed.items())))
     return out
+
+
+def _false_or_none(value):
+    """False when the primary turned a default on (port security) off;
+    None (the DR site's default) otherwise."""
+    return False if value is False else None
+
+
+def _address_pairs(port, ip_policy):
+    """A port's allowed address pairs (a VIP its VNF moves between
+    ports): the addresses as at the primary, a pair's MAC only under
+    the ``keep`` IP policy (otherwise Neutron gives the port's own)."""
+    pairs = []
+    for pair in port.get('allowed_address_pairs') or ():
+        written = {'ip_address': pair['ip_address']}
+        if ip_policy == 'keep' and pair.get('mac_address'):
+            written['mac_address'] = pair['mac_address']
+        pairs.append(written)
+    return sorted(pairs, key=lambda p: p['ip_address'])
+
+
+def _vnic_type(port):
+    """The port's VNIC type when not Neutron's default (``normal``):
+    an SR-IOV VNF needs a ``direct`` port at the DR site too."""
+    vnic_type = port.get('binding:vnic_type')
+    return vnic_type if vnic_type and vnic_type != 'normal' else None
+
+
+def _config_drive(value):
+    """Nova says ``'True'`` (or true) for a server with a config
+    drive, ``''`` for one without."""
+    return value is True or str(value).lower() == 'true'
 
 
 def replication_method(volume):
@@ -583,6 +642,53 @@ def _promotable(volume, conditions, parameters, volume_ref, volume_id):
     volume['promoted_parameter'] = param
     volume_ref[volume_id] = {'if': [promoted, {'get_param': param},
                                     {'get_resource': volume['name']}]}
+
+
+def _routers(capture, name, ref, mine, is_mapped, net_ref):
+    """The group's routers: each with its gateway on the mapped
+    external network, an interface on each of its subnets that the DR
+    site recovers (its own or another group's copy; an interface on a
+    network the mappings name is the DR site's affair), and its extra
+    routes, set once the interfaces their next hops need exist."""
+    routers, interfaces, routes = [], [], []
+    for router in sorted(mine(capture.get('routers') or ()),
+                         key=lambda r: name('router', r['id'])):
+        rname = name('router', router['id'])
+        gateway = router.get('external_gateway_info') or None
+        routers.append({
+            'name': rname, 'source_id': router['id'],
+            'router_name': router.get('name') or '',
+            'admin_state_up': router.get('admin_state_up', True),
+            # SNAT only when off: Neutron's default is on, and its
+            # policy lets only an admin set it either way.
+            'gateway': gateway and {
+                'network': net_ref(gateway['network_id']),
+                'enable_snat': _false_or_none(gateway.get('enable_snat'))}})
+        mine_names = []
+        for port in sorted((p for p in capture.get('router_ports') or ()
+                            if p['device_id'] == router['id'] and
+                            not is_mapped(p['network_id'])),
+                           key=lambda p: p['id']):
+            for ip in port['fixed_ips']:
+                # The primary's interface resource, when a member.
+                interface = name.by_id.get('%s:subnet_id=%s' % (
+                    router['id'], ip['subnet_id'])) or name.unique(
+                        '%s_on_%s' % (rname, name.by_id.get(
+                            ip['subnet_id'], 'subnet')))
+                interfaces.append({'name': interface,
+                                   'router': {'get_resource': rname},
+                                   'subnet': ref('subnet', ip['subnet_id']),
+                                   'source_port': port['id'],
+                                   'ip_address': ip['ip_address']})
+                mine_names.append(interface)
+        if router.get('routes'):
+            routes.append({'name': name.unique('%s_routes' % rname),
+                           'router': {'get_resource': rname},
+                           'routes': sorted(router['routes'], key=lambda r: (
+                               r['destination'], r['nexthop'])),
+                           'depends_on': sorted(mine_names)})
+    return {'routers': routers, 'router_interfaces': interfaces,
+            'router_routes': routes}
 
 
 _CLASSIFIER_KEYS = (

@@ -29,7 +29,8 @@ SITE_KEYS = (CLOUD, REGION, COUNTRY, ROLE, LOCATION, CAPACITY, MAPPINGS,
              STORAGE) = (
     'cloud', 'region', 'country', 'role', 'location', 'capacity',
     'mappings', 'storage')
-MAPPING_KINDS = ('images', 'flavors', 'networks', 'availability_zones')
+MAPPING_KINDS = ('images', 'flavors', 'networks', 'availability_zones',
+                 'key_pairs')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,10 +11,17 @@ parameters):
 
 - each port: its network (ports that shared a network at the primary
   share the one copy), its subnets, its fixed IPs under the ``keep`` IP
-  policy, its security groups, and the server it is bound to;
+  policy, its security groups, port security when the primary turned it
+  off, its allowed address pairs (a VIP), its VNIC type, and the server
+  it is bound to;
 - the chains: a flow classifier's logical ports, a port pair's ingress
   and egress, a port pair group's pairs, a port chain's groups and
-  classifiers.
+  classifiers;
+- each router: its external gateway, an interface on each subnet it had
+  one on;
+- with ``compute``, each server: the server group it is a member of, and
+  the volumes attached to it (its boot volume - the promoted copy once
+  one is - and its data volumes).
 
 A network the mappings name is the DR site's own: its ports are compared
 by address only.  :func:`check` returns what it compared and every
@@ -58,6 +65,11 @@ class _Resolver:
             return self.ids.get(reference['get_resource'])
         if 'get_param' in reference:
             return self.parameters.get(reference['get_param']) or None
+        if 'if' in reference:
+            # A replicated volume: the promoted copy its parameter
+            # names, once one does, else the stack's own.
+            _, promoted, own = reference['if']
+            return self(promoted) or self(own)
         return None
 
 
@@ -108,6 +120,17 @@ def _ports(model, resolve, ports_by_id, servers, differences):
             _differ(differences, what, 'security groups',
                     sorted(resolve(port['security_groups'])),
                     sorted(found.get('security_groups') or []))
+        if port.get('port_security_enabled') is False:
+            _differ(differences, what, 'port security', False,
+                    found.get('port_security_enabled'))
+        _differ(differences, what, 'allowed address pairs',
+                sorted(p['ip_address'] for p in
+                       port.get('allowed_address_pairs') or ()),
+                sorted(p['ip_address'] for p in
+                       found.get('allowed_address_pairs') or ()))
+        if port.get('vnic_type'):
+            _differ(differences, what, 'VNIC type', port['vnic_type'],
+                    found.get('binding:vnic_type'))
         server = owner.get(port['name'])
         if server and resolve(server):
             _differ(differences, what, 'bound to server',
@@ -138,13 +161,84 @@ def _chains(model, resolve, read, differences):
     return compared
 
 
-def check(network, model, resources, parameters):
+def _routers(model, resolve, network, read, differences):
+    """Each router: its external gateway, and an interface on each
+    subnet it had one on."""
+    compared = 0
+    for router in model.get('routers') or ():
+        router_id = resolve(router['name'])
+        what = 'router %s' % router['name']
+        found = read('/v2.0/routers', 'router', router_id) if router_id \
+            else None
+        if found is None:
+            differences.append('%s: not at the DR site (%s)' % (
+                what, router_id))
+            continue
+        compared += 1
+        _differ(differences, what, 'external gateway',
+                bool(router['gateway']),
+                bool(found.get('external_gateway_info')))
+        attached = {ip['subnet_id'] for port in network.router_ports(
+            router_id) for ip in port['fixed_ips']}
+        for interface in model['router_interfaces']:
+            subnet = resolve(interface['subnet'])
+            if (interface['router'] == {'get_resource': router['name']}
+                    and subnet not in attached):
+                differences.append('%s: no interface on subnet %s (%s)' % (
+                    what, subnet, interface['name']))
+    return compared
+
+
+def _servers(model, resolve, compute, differences):
+    """Server group membership and attached volumes of the servers the
+    stack holds at its level (a cold standby's none)."""
+    ids = {s['name']: resolve(s['name']) for s in model['servers']}
+    found = {s['id']: s for s in compute.servers(
+        set(ids.values()) - {None})} if any(ids.values()) else {}
+    members = {}
+    want_volumes = {}
+    for attachment in model.get('attachments') or ():
+        want_volumes.setdefault(attachment['server'], []).append(
+            resolve(attachment['volume']))
+    compared = 0
+    for server in model['servers']:
+        server_id = ids[server['name']]
+        if server_id is None or server_id not in found:
+            continue
+        compared += 1
+        what = 'server %s' % server['name']
+        group_id = resolve(server.get('server_group'))
+        if group_id:
+            if group_id not in members:
+                try:
+                    members[group_id] = compute.server_group(group_id).get(
+                        'members') or []
+                except exceptions.NotFound:
+                    members[group_id] = []
+            if server_id not in members[group_id]:
+                differences.append('%s: not a member of server group %s' % (
+                    what, group_id))
+        attached = {v['id'] for v in found[server_id].get(
+            'os-extended-volumes:volumes_attached') or ()}
+        wanted = want_volumes.get(server['name'], []) + (
+            [resolve(server['boot_volume'])] if server.get('boot_volume')
+            else [])
+        for volume_id in wanted:
+            if volume_id and volume_id not in attached:
+                differences.append('%s: volume %s not attached (attached: '
+                                   '%s)' % (what, volume_id,
+                                            sorted(attached) or 'none'))
+    return compared
+
+
+def check(network, model, resources, parameters, compute=None):
     """Compare the stack (``resources`` as Heat lists them, its
     ``parameters``) with its render ``model``, reading Neutron through
-    ``network`` (a :class:`rescuer.compute.NetworkAPI`).
+    ``network`` (a :class:`rescuer.compute.NetworkAPI`) and, with
+    ``compute`` (a :class:`rescuer.compute.ComputeAPI`), Nova.
 
-    :returns: ``{compared: {ports, chain_resources}, differences:
-        [text]}``.
+    :returns: ``{compared: {ports, chain_resources, routers, servers},
+        differences: [text]}``.
     """
     resolve = _Resolver(resources, parameters)
     port_ids = {resolve(p['name']) for p in model['ports']} - {None}
@@ -157,8 +251,11 @@ def check(network, model, resources, parameters):
         except exceptions.NotFound:
             return None
 
-    return {'compared': {
+    compared = {
         'ports': _ports(model, resolve, ports_by_id, model['servers'],
                         differences),
-        'chain_resources': _chains(model, resolve, read, differences)},
-        'differences': differences}
+        'chain_resources': _chains(model, resolve, read, differences),
+        'routers': _routers(model, resolve, network, read, differences),
+        'servers': (_servers(model, resolve, compute, differences)
+                    if compute is not None else 0)}
+    return {'compared': compared, 'differences': differences}

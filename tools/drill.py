@@ -55,6 +55,7 @@ VNFS = (('vnf-core', 1, '10.41.0.0/24'), ('vnf-edge', 2, '10.42.0.0/24'))
 SERVICE = 'net-service'
 SERVICE_TEMPLATE = str(REPO / 'examples' / 'network-service.yaml')
 SERVICE_PARAMETERS = {'net_name': 'drill-svc-net', 'cidr': '10.43.0.0/24',
+                      'vip': '10.43.0.250',
                       'sip_port': '5061', 'rpo': str(600)}
 SERVICE_TIERS = (1, 2, 3)
 RPO = 60

@@ -89,8 +89,9 @@ class ProtectionGroup(resource.Resource):
         'pre_workflow', 'post_workflow', 'volume_group_snapshot')
 
     _MAPPING_KEYS = (IMAGES, FLAVORS, NETWORKS, AVAILABILITY_ZONES,
-                     IP_POLICY) = (
-        'images', 'flavors', 'networks', 'availability_zones', 'ip_policy')
+                     KEY_PAIRS, IP_POLICY) = (
+        'images', 'flavors', 'networks', 'availability_zones', 'key_pairs',
+        'ip_policy')
 
     ATTRIBUTES = (
         PROTECTION_STATUS, MEMBER_IDS, SYNC_INTERVAL_ATTR,
@@ -208,6 +209,11 @@ class ProtectionGroup(resource.Resource):
                 AVAILABILITY_ZONES: properties.Schema(
                     properties.Schema.MAP,
                     _('Primary availability zone -> recovery-site zone.')),
+                KEY_PAIRS: properties.Schema(
+                    properties.Schema.MAP,
+                    _('Primary key pair name -> the key pair of Rescuer\'s '
+                      'user at the recovery site (default: the same '
+                      'name; a key pair belongs to a user).')),
                 IP_POLICY: properties.Schema(
                     properties.Schema.STRING,
                     _('keep: the same fixed IPs at the recovery site; '

@@ -268,7 +268,9 @@ class DemoteAction(base.GroupAction):
     def execute(self, context):
         api = self.at('recovery', heat.HeatAPI)
         result = failback.demote(api, self.definition(), self.capture(),
-                                 held_elsewhere=self.held_elsewhere())
+                                 held_elsewhere=self.held_elsewhere(),
+                                 compute=self.at('recovery',
+                                                 compute.ComputeAPI))
         result['site'] = api.site.name
         return result
 

@@ -388,7 +388,8 @@ class RecoveryHealthAction(base.GroupAction):
                                api.site, self.held_elsewhere())
         found = topology.check(
             self.api(context, 'recovery', compute.NetworkAPI), model,
-            api.resources(stack['id']), stack.get('parameters'))
+            api.resources(stack['id']), stack.get('parameters'),
+            self.api(context, 'recovery', compute.ComputeAPI))
         if found['differences']:
             raise exceptions.StackFailed(
                 'group %s: the %s %s at site %s is not the captured '

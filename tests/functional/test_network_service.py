@@ -47,7 +47,8 @@ def service():
     net_name = base.unique('svc-net')
     parameters = ['--parameter', 'net_name=%s' % net_name,
                   '--parameter', 'sip_port=%d' % random.randint(1024, 65535),
-                  '--parameter', 'cidr=10.61.0.0/24']
+                  '--parameter', 'cidr=10.61.0.0/24',
+                  '--parameter', 'vip=10.61.0.250']
     # Validated as an operator would, first.
     base.cli_json('site-a', 'stack', 'create', '--dry-run', '-t', TEMPLATE,
                   *parameters, name)
@@ -69,14 +70,31 @@ def test_shared_resources_exist_once_at_the_dr_site(service):
     assert _networks_named('site-b', net_name) == [tier1['svc_net']]
     assert 'svc_net' not in tier2 and 'svc_net' not in tier3
     assert not {'svc_subnet', 'svc_sg'} & (set(tier2) | set(tier3))
-    # The other tiers' ports are on it, in its security group.
+    # The other tiers' ports are on it: the database in its security
+    # group, the transparent firewall's with port security off.
     for stack, port in ((tier2, 'fw_in'), (tier2, 'fw_out'),
                         (tier3, 'db_port')):
         shown = base.cli_json('site-b', 'port', 'show', stack[port])
         assert shown['network_id'] == tier1['svc_net'], port
-        assert shown['security_group_ids'] == [tier1['svc_sg']], port
+        assert shown['security_group_ids'] == (
+            [tier1['svc_sg']] if port == 'db_port' else []), port
+        assert shown['port_security_enabled'] is (port == 'db_port'), port
         assert [ip['subnet_id'] for ip in shown['fixed_ips']] == [
             tier1['svc_subnet']], port
+    # One router, the tier-1 group's: out through site-b's external
+    # network, an interface on the copy of the service subnet.
+    assert 'svc_router' not in tier2 and 'svc_router' not in tier3
+    router = base.cli_json('site-b', 'router', 'show', tier1['svc_router'])
+    assert router['external_gateway_info']['network_id'] == base.cli_json(
+        'site-b', 'network', 'show', 'public')['id']
+    assert [ip['subnet_id'] for port in base.cli_json(
+        'site-b', 'port', 'list', '--router', tier1['svc_router'],
+        '--long') if port['Device Owner'] == 'network:router_interface'
+        for ip in port['Fixed IP Addresses']] == [tier1['svc_subnet']]
+    # The proxy's VIP moves with it.
+    vip = base.cli_json('site-b', 'port', 'show', tier1['sip_port_0'])[
+        'allowed_address_pairs']
+    assert [p['ip_address'] for p in vip] == ['10.61.0.250']
     # Tier 2's chain starts at the copy of tier 1's port (hot standby:
     # the chain exists at standby).
     assert _classifier_source('site-b', tier2['sip_classifier']) == tier1[
@@ -123,10 +141,15 @@ def test_a_drill_of_the_service_builds_it_on_its_own_copy(service):
     # not its chain (the hot standby's holds the same classifiers:
     # networking-sfc allows one chain per classifiers in a project).
     health = _drill_health(execution['id'])
+    # Tier 1's router (gateway, interface), each tier's server (its
+    # attached volumes: tier 3's data volume restored for the drill).
     assert {g: h['topology'] for g, h in health.items()} == {
-        groups[0]: {'ports': 1, 'chain_resources': 0},
-        groups[1]: {'ports': 2, 'chain_resources': 3},
-        groups[2]: {'ports': 1, 'chain_resources': 0}}
+        groups[0]: {'ports': 1, 'chain_resources': 0, 'routers': 1,
+                    'servers': 1},
+        groups[1]: {'ports': 2, 'chain_resources': 3, 'routers': 0,
+                    'servers': 1},
+        groups[2]: {'ports': 1, 'chain_resources': 0, 'routers': 0,
+                    'servers': 1}}
     assert any('did not build its port chains (sip_chain)' in w
                for w in report['warnings']), report['warnings']
     # Removed after every tier, users first; nothing left.

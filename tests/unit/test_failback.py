@@ -6,7 +6,10 @@ import pytest
 
 from rescuer import exceptions
 from rescuer import failback
+from rescuer import failover
 from rescuer import heat
+from rescuer import render
+from rescuer import sync
 from tests.unit import test_failover
 from tests.unit import test_groups
 from tests.unit import test_render
@@ -219,3 +222,45 @@ def test_data_comes_back_only_from_a_dr_site_that_served():
     # A fence recorded before Rescuer kept served_at: counts as served.
     assert failback.served({'group': 'g'})
     assert not failback.served(None)
+
+
+def test_demote_deletes_a_server_whose_boot_volume_goes_back_first():
+    """A failed-over hot standby booted from the promoted copy of a
+    storage-replicated volume goes back to the standby's own volume:
+    Heat would replace the server create-before-delete (a second host
+    in an anti-affinity group).  Nova deletes the drained server first;
+    the update creates it once."""
+    capture = test_render._capture('vnf-site')
+    for volume in capture['volumes']:
+        volume['metadata'] = {'rescuer_replication': 'storage'}
+    definition = dict(test_groups._definition(mode='hot-standby'), mappings={
+        'images': {'lab-image': 'img'}, 'flavors': {'m1.tiny': 'tiny'}})
+    model = sync.model_for(definition, capture, test_failover._site())
+    active = {p: 'dr-%s' % v[:4]
+              for v, p in render.promoted_parameters(model).items()}
+    stack = test_failover._hot_stack(
+        capture, definition, tags=['rescuer', heat.FAILED_OVER_TAG],
+        parameters=dict(active, standby_level='active'))
+    api = test_failover._HealingHeat(stack, [
+        test_failover._server_resource('client', 's-c'),
+        test_failover._server_resource('function', 's-f')])
+    compute = test_failover._DeletingServers(
+        {'id': 's-c', 'status': 'SHUTOFF'}, {'id': 's-f', 'status': 'SHUTOFF'})
+    first = failback.demote(api, definition, capture, compute=compute)
+    assert (first['action'], first['healing']) == (failover.HEALING, True)
+    assert compute.deleted == ['s-c'] and api.updates == []
+    compute = test_failover._DeletingServers(
+        {'id': 's-f', 'status': 'SHUTOFF'})
+    second = failback.demote(api, definition, capture, compute=compute)
+    assert second['action'] == 'UPDATE' and compute.deleted == []
+    assert api.unhealthy == [('s-1', 'client')]
+    [(_, parameters, tags)] = api.updates
+    assert parameters['standby_level'] == 'hot'
+    assert set(active) <= set(parameters) and not any(
+        parameters[p] for p in active)
+    assert heat.FAILED_OVER_TAG not in tags
+    # Cold standby: the update deletes every server, nothing to swap.
+    cold = test_failover._HealingHeat(stack, [])
+    assert failback.demote(cold, dict(definition, mode='cold-standby'),
+                           capture, compute=compute)['action'] == 'UPDATE'
+    assert compute.deleted == []

@@ -49,6 +49,8 @@ def _server(server_id, name, ports):
 
 NETWORK = {'id': 'n-svc', 'name': 'svc-net', 'admin_state_up': True,
            'router:external': False}
+PUBLIC = {'id': 'n-pub', 'name': 'public', 'admin_state_up': True,
+          'router:external': True}
 SUBNET = {'id': 's-svc', 'network_id': 'n-svc', 'cidr': '10.60.0.0/24',
           'ip_version': 4, 'gateway_ip': '10.60.0.1', 'enable_dhcp': False,
           'allocation_pools': [{'start': '10.60.0.10',
@@ -81,10 +83,31 @@ def tier1():
         _resource('svc_subnet', 'OS::Neutron::Subnet', 's-svc'),
         _resource('svc_sg', 'OS::Neutron::SecurityGroup', 'sg-svc'),
         _resource('sip_in', 'OS::Neutron::Port', 'p-a'),
-        _resource('sip', 'OS::Nova::Server', 'v-a')],
-        servers=[_server('v-a', 'sip', ['10.60.0.11'])],
-        networks=[NETWORK], subnets=[SUBNET], security_groups=[SECGROUP],
-        ports=[_port('p-a', 'v-a', '10.60.0.11')])
+        _resource('sip', 'OS::Nova::Server', 'v-a'),
+        _resource('svc_router', 'OS::Neutron::Router', 'r-svc'),
+        _resource('svc_router_if', 'OS::Neutron::RouterInterface',
+                  'r-svc:subnet_id=s-svc')],
+        # Day-0: a key pair and a config drive; a VIP the proxy pair
+        # moves between them (allowed address pair).
+        servers=[dict(_server('v-a', 'sip', ['10.60.0.11']),
+                      key_name='ops-key', config_drive='True')],
+        networks=[NETWORK, PUBLIC], subnets=[SUBNET],
+        security_groups=[SECGROUP],
+        # The service network's router: out through the site's external
+        # network, and a route to a peer network through the proxy.
+        routers=[{'id': 'r-svc', 'name': 'svc-router',
+                  'admin_state_up': True,
+                  'external_gateway_info': {'network_id': 'n-pub',
+                                            'enable_snat': True,
+                                            'external_fixed_ips': []},
+                  'routes': [{'destination': '10.70.0.0/24',
+                              'nexthop': '10.60.0.11'}]}],
+        router_ports=[dict(_port('rp-1', 'r-svc', '10.60.0.1', groups_=()),
+                           device_owner='network:router_interface')],
+        ports=[dict(_port('p-a', 'v-a', '10.60.0.11'),
+                    allowed_address_pairs=[{
+                        'ip_address': '10.60.0.100',
+                        'mac_address': 'fa:16:3e:00:00:11'}])])
 
 
 def tier2():
@@ -100,9 +123,14 @@ def tier2():
         _resource('chain', 'OS::Neutron::PortChain', 'pc')],
         servers=[_server('v-b', 'fw', ['10.60.0.21', '10.60.0.22'])],
         networks=[NETWORK], subnets=[SUBNET], security_groups=[SECGROUP],
+        # The firewall's ports pass what is not theirs: port security
+        # off; its egress an SR-IOV port.
         ports=[_port('p-a', 'v-a', '10.60.0.11'),
-               _port('p-b1', 'v-b', '10.60.0.21', groups_=()),
-               _port('p-b2', 'v-b', '10.60.0.22', groups_=())],
+               dict(_port('p-b1', 'v-b', '10.60.0.21', groups_=()),
+                    port_security_enabled=False),
+               dict(_port('p-b2', 'v-b', '10.60.0.22', groups_=()),
+                    port_security_enabled=False,
+                    **{'binding:vnic_type': 'direct'})],
         port_pairs=[{'id': 'pp', 'ingress': 'p-b1', 'egress': 'p-b2'}],
         port_pair_groups=[{'id': 'ppg', 'port_pairs': ['pp']}],
         flow_classifiers=[{'id': 'fc', 'protocol': 'udp',
@@ -152,7 +180,8 @@ def _held_elsewhere(store, group):
 
 def test_each_group_holds_its_members_and_its_servers_ports():
     assert shared.held_ids(tier1()) == {'n-svc', 's-svc', 'sg-svc', 'p-a',
-                                        'v-a'}
+                                        'v-a', 'r-svc',
+                                        'r-svc:subnet_id=s-svc'}
     # p-a is named by tier 2's classifier, not held by it.
     assert 'p-a' not in shared.held_ids(tier2())
     assert shared.held_ids(tier3()) == {'v-c', 'p-c', 'p-c2'}
@@ -161,7 +190,8 @@ def test_each_group_holds_its_members_and_its_servers_ports():
 def test_what_other_groups_hold_is_found_in_their_latest_captures(store):
     assert _held_elsewhere(store, 'ns-tier2') == {
         'n-svc': 'ns-tier1', 's-svc': 'ns-tier1', 'sg-svc': 'ns-tier1',
-        'p-a': 'ns-tier1', 'v-a': 'ns-tier1', 'v-c': 'ns-tier3',
+        'p-a': 'ns-tier1', 'v-a': 'ns-tier1', 'r-svc': 'ns-tier1',
+        'r-svc:subnet_id=s-svc': 'ns-tier1', 'v-c': 'ns-tier3',
         'p-c': 'ns-tier3', 'p-c2': 'ns-tier3'}
     # Nothing of its own.
     assert not set(_held_elsewhere(store, 'ns-tier1')) & shared.held_ids(

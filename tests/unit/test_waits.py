@@ -134,6 +134,8 @@ PROVED = {
     test_health_ends_the_wait_on_a_server_in_error_or_a_failed_resource,
     'rescuer.activate': test_failover.
     test_healing_ends_when_nova_refuses_to_delete_the_server,
+    'rescuer.demote': test_failback.
+    test_demote_deletes_a_server_whose_boot_volume_goes_back_first,
     'rescuer.tier_recovered': test_report.
     test_a_wait_ends_when_its_tier_was_never_started,
 }
