@@ -730,8 +730,9 @@ def capture_stack(session, site, stack_id, group=None, members=None):
         _chained_port_ids(chains) - member_port_ids))
     member_ports = [member_ports[i] for i in sorted(member_ports)]
     network_ids |= {p['network_id'] for p in member_ports}
-    routers, router_ports = (_routers(api, _router_ids(resources))
-                             if _router_ids(resources) else ([], []))
+    router_ids = _router_ids(resources)
+    routers, router_ports = (_routers(api, router_ids) if router_ids
+                             else ([], []))
     # A router's subnets and its external network (mapped by name).
     network_ids |= {p['network_id'] for p in router_ports}
     network_ids |= {(r.get('external_gateway_info') or {}).get(

@@ -311,8 +311,10 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
         parameters[param] = dict(spec, name=param)
         return param
 
-    def mapped(kind, source, prefix):
-        target = mappings.get(kind, {}).get(source)
+    def mapped(kind, source, prefix, fallback=None, what=None):
+        """A parameter naming what ``mappings[kind]`` maps ``source``
+        to (else ``fallback``; with neither, ``source`` is missing)."""
+        target = mappings.get(kind, {}).get(source, fallback)
         if target is None:
             missing.setdefault(kind, set()).add(source)
             return None
@@ -320,7 +322,7 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
             param_of[prefix, source] = new_parameter(prefix, source, {
                 'default': target,
                 'description': '%s at the recovery site for %s at the '
-                'primary' % (prefix, source)})
+                'primary' % (what or prefix, source)})
         return param_of[prefix, source]
 
     def ref(kind, primary_id, label=None):
@@ -488,7 +490,6 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
                 for g in capture['server_groups']
                 for m in g.get('members') or []}
     port_names = {p['id']: name('port', p['id']) for p in ports}
-    key_pairs = mappings.get('key_pairs') or {}
 
     def key_param(key_name):
         """A parameter naming the server's key pair at the DR site:
@@ -496,12 +497,8 @@ def model(capture, mappings, ip_policy='keep', site_name='the DR site',
         key pair belongs to a user: the DR site's must be Rescuer's)."""
         if not key_name:
             return None
-        if ('key', key_name) not in param_of:
-            param_of['key', key_name] = new_parameter('key', key_name, {
-                'default': key_pairs.get(key_name, key_name),
-                'description': 'key pair at the recovery site for %s at '
-                'the primary' % key_name})
-        return param_of['key', key_name]
+        return mapped('key_pairs', key_name, 'key', fallback=key_name,
+                      what='key pair')
 
     servers = []
     for s in sorted(capture['servers'], key=lambda s: name('server',
